@@ -1,0 +1,2 @@
+//! The `consuela` command line.
+fn main() {}
