@@ -1,1 +1,82 @@
-//! Placeholder.
+//! A typed async client for the subset of Consul's HTTP API that a process registry needs:
+//! sessions, KV with locks, transactions, the agent's services and checks, catalog, health
+//! and status, with blocking queries and an honest outcome model.
+//!
+//! # Outcomes
+//!
+//! Every call returns `Result<_, Error>`. An [`Error`] says whether the request may have been
+//! applied ([`Error::outcome`]: [`Outcome::Failed`], [`Outcome::Unknown`] or, for a definite
+//! refusal, [`Outcome::Done`]) and why ([`Error::kind`]). Answers that an endpoint uses as
+//! normal results are values, not errors: a missing KV key is `None`, a renew of a dead
+//! session is `None`, a rolled-back transaction is [`TxnOutcome::RolledBack`].
+//!
+//! # Layout
+//!
+//! - [`Client`] and [`ClientConfig`]: construction, token, TLS, timeouts, the request hook.
+//! - [`api`]: one module per endpoint group: [`api::session`], [`api::kv`], [`api::txn`],
+//!   [`api::agent`], [`api::catalog`], [`api::health`], [`api::status`].
+//! - [`QueryOptions`] / [`QueryResponse`]: consistency and blocking parameters, index headers.
+//! - [`watch()`]: blocking-query loops as a `Stream`.
+//! - [`Error`], [`ErrorKind`], [`Outcome`]: the error model.
+//! - [`RequestEvent`]: what the request hook receives (never the token).
+//! - [`Transport`]: the HTTP seam, for fault injection.
+//! - [`wire`]: the wire types (re-export of `consuela-wire`).
+//!
+//! Only this crate builds Consul URLs: keys are percent-encoded per segment, and keys that
+//! Consul's HTTP mux would redirect are refused before sending.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use consuela_client::wire::{Behavior, GoDuration, SessionRequest};
+//! use consuela_client::{Client, ClientConfig, QueryOptions, TxnOutcome, api::txn};
+//! use std::time::Duration;
+//!
+//! # async fn demo() -> Result<(), consuela_client::Error> {
+//! let client = Client::new(ClientConfig::new("http://127.0.0.1:8500"))?;
+//! let session = client
+//!     .session()
+//!     .create(&SessionRequest {
+//!         ttl: Some("20s".into()),
+//!         behavior: Some(Behavior::Delete),
+//!         lock_delay: Some(GoDuration::from_std(Duration::from_secs(10))),
+//!         checks: Some(vec![]),
+//!         ..SessionRequest::default()
+//!     })
+//!     .await?;
+//! // Acquire a name and learn its fencing token in one round trip.
+//! match client.txn().execute(&[txn::lock("registry/web", b"me".to_vec(), &session)]).await? {
+//!     TxnOutcome::Committed(_) => {}
+//!     TxnOutcome::RolledBack(errors) => println!("taken: {}", errors[0].what),
+//! }
+//! let entry = client.kv().get("registry/web", QueryOptions::new()).await?.value;
+//! println!("fencing token: {:?}", entry.map(|e| e.modify_index));
+//! client.session().destroy(&session).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod api;
+mod client;
+mod config;
+mod error;
+mod event;
+mod query;
+mod request;
+mod transport;
+mod watch;
+
+pub use api::kv::{DeleteOptions, PutOptions};
+pub use api::txn::{TxnFailure, TxnOutcome};
+pub use client::Client;
+pub use config::{ClientConfig, ConfigError, DEFAULT_ADDRESS, RequestHook, TlsConfig, Token};
+pub use error::{Error, ErrorKind, Outcome};
+pub use event::RequestEvent;
+pub use query::{Consistency, DEFAULT_WAIT, MAX_WAIT, QueryOptions, QueryResponse};
+pub use transport::{
+    HttpRequest, HttpResponse, HttpTransport, Transport, TransportError, TransportErrorKind,
+};
+pub use watch::{Watch, WatchConfig, watch};
+
+/// The Consul wire types this client speaks (re-export of `consuela-wire`).
+pub use consuela_wire as wire;

@@ -1,0 +1,348 @@
+//! [`Client`]: configuration, request execution, status mapping, events.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::api::{Agent, Catalog, Health, Kv, Session, Status, Txn};
+use crate::config::{ClientConfig, ConfigError, RequestHook, Token};
+use crate::error::{Error, ErrorKind, Outcome};
+use crate::event::RequestEvent;
+use crate::query::{QueryMeta, QueryOptions, QueryResponse};
+use crate::request::{Query, parse_base};
+use crate::transport::{HttpRequest, HttpResponse, HttpTransport, Transport};
+
+/// An async Consul HTTP client.
+///
+/// Cheap to clone (an `Arc` inside); clones share the connection pool. Endpoint groups are
+/// reached through [`session`](Self::session), [`kv`](Self::kv), [`txn`](Self::txn),
+/// [`agent`](Self::agent), [`catalog`](Self::catalog), [`health`](Self::health) and
+/// [`status`](Self::status).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: String,
+    token: Option<HeaderValue>,
+    datacenter: Option<String>,
+    request_timeout: Duration,
+    transport: Arc<dyn Transport>,
+    hook: Option<RequestHook>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.inner.base)
+            .field("token", &self.inner.token.as_ref().map(|_| "<redacted>"))
+            .field("datacenter", &self.inner.datacenter)
+            .field("request_timeout", &self.inner.request_timeout)
+            .field("transport", &self.inner.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Builds a client over the default HTTP transport.
+    ///
+    /// Reads `token_file` and the CA file, if configured; reads nothing from the environment.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] for an invalid address, an unreadable token or CA file, or a token
+    /// that cannot be sent as a header.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let transport = HttpTransport::new(&config)?;
+        Self::with_transport(config, transport)
+    }
+
+    /// Builds a client over a custom [`Transport`] (for fault injection in tests).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::new`], except for TLS settings, which the transport owns.
+    pub fn with_transport(config: ClientConfig, transport: impl Transport) -> Result<Self, Error> {
+        let base = parse_base(&config.address)?;
+        let mut token = config.token.clone();
+        if let Some(path) = &config.token_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+                path: path.clone(),
+                source,
+            })?;
+            let text = text.trim();
+            if !text.is_empty() {
+                token = Some(Token::new(text));
+            }
+        }
+        let token = match token.filter(|token| !token.expose().is_empty()) {
+            Some(token) => {
+                let mut value =
+                    HeaderValue::from_str(token.expose()).map_err(|_| ConfigError::Token)?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                base,
+                token,
+                datacenter: config.datacenter.filter(|dc| !dc.is_empty()),
+                request_timeout: config.request_timeout,
+                transport: Arc::new(transport),
+                hook: config.on_request,
+            }),
+        })
+    }
+
+    /// The agent's base URL, e.g. `http://127.0.0.1:8500`.
+    pub fn address(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The request timeout for non-blocking requests.
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// Sessions: `/v1/session/*`.
+    pub fn session(&self) -> Session<'_> {
+        Session::new(self)
+    }
+
+    /// Key/value store: `/v1/kv/*`.
+    pub fn kv(&self) -> Kv<'_> {
+        Kv::new(self)
+    }
+
+    /// Transactions: `/v1/txn`.
+    pub fn txn(&self) -> Txn<'_> {
+        Txn::new(self)
+    }
+
+    /// The local agent: `/v1/agent/*`.
+    pub fn agent(&self) -> Agent<'_> {
+        Agent::new(self)
+    }
+
+    /// The catalog: `/v1/catalog/*`.
+    pub fn catalog(&self) -> Catalog<'_> {
+        Catalog::new(self)
+    }
+
+    /// Health: `/v1/health/*`.
+    pub fn health(&self) -> Health<'_> {
+        Health::new(self)
+    }
+
+    /// Raft status: `/v1/status/*`.
+    pub fn status(&self) -> Status<'_> {
+        Status::new(self)
+    }
+
+    /// Executes `call`. Statuses in `answers` (besides 2xx) are returned as responses rather than
+    /// errors, because the endpoint uses them as definite answers (404 on a KV read, 409 on a txn).
+    pub(crate) async fn send(&self, call: Call, answers: &[u16]) -> Result<Response, Error> {
+        let Call {
+            method,
+            path,
+            mut query,
+            body,
+            json,
+            hold,
+            dc,
+        } = call;
+        if dc {
+            if let Some(datacenter) = &self.inner.datacenter {
+                query.pair("dc", datacenter);
+            }
+        }
+        let mut url = String::with_capacity(self.inner.base.len() + path.len() + 32);
+        url.push_str(&self.inner.base);
+        url.push_str(&path);
+        if !query.as_str().is_empty() {
+            url.push('?');
+            url.push_str(query.as_str());
+        }
+        let url = Url::parse(&url).map_err(|source| {
+            Error::new(ErrorKind::InvalidInput)
+                .with_source(source)
+                .with_request(method.as_str(), &path)
+        })?;
+        let mut headers = HeaderMap::new();
+        if let Some(token) = &self.inner.token {
+            headers.insert("x-consul-token", token.clone());
+        }
+        if json {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let request = HttpRequest {
+            method: method.clone(),
+            url,
+            headers,
+            body,
+            timeout: self.inner.request_timeout + hold,
+        };
+        let started = Instant::now();
+        let result = self.inner.transport.send(request).await;
+        let latency = started.elapsed();
+        let result = match result {
+            Ok(response)
+                if response.status.is_success() || answers.contains(&response.status.as_u16()) =>
+            {
+                Ok(response)
+            }
+            Ok(response) => Err(Error::from_status(response.status, &response.body)),
+            Err(error) => Err(error.into_error()),
+        };
+        let (status, outcome, error_kind) = match &result {
+            Ok(response) => (Some(response.status.as_u16()), Outcome::Done, None),
+            Err(error) => (
+                error.status().map(|status| status.as_u16()),
+                error.outcome(),
+                Some(error.kind()),
+            ),
+        };
+        tracing::debug!(
+            method = %method,
+            path = %path,
+            status,
+            latency_us = latency.as_micros() as u64,
+            outcome = outcome.as_str(),
+            "consul request"
+        );
+        if let Some(hook) = &self.inner.hook {
+            hook.call(&RequestEvent {
+                method: &method,
+                path: &path,
+                status,
+                latency,
+                outcome,
+                error: error_kind,
+                blocking: !hold.is_zero(),
+            });
+        }
+        match result {
+            Ok(http) => Ok(Response { http, method, path }),
+            Err(error) => Err(error.with_request(method.as_str(), &path)),
+        }
+    }
+
+    /// A read: sends `call` with `opts` and decodes a JSON body with its metadata.
+    pub(crate) async fn read<T: DeserializeOwned>(
+        &self,
+        mut call: Call,
+        opts: QueryOptions,
+    ) -> Result<QueryResponse<T>, Error> {
+        call.read_options(opts);
+        let response = self.send(call, &[]).await?;
+        let meta = response.meta();
+        Ok(QueryResponse::new(response.json()?, meta))
+    }
+}
+
+/// One request to execute.
+#[derive(Debug)]
+pub(crate) struct Call {
+    method: Method,
+    path: String,
+    pub(crate) query: Query,
+    body: Option<Bytes>,
+    json: bool,
+    /// Extra time the server may hold the request (blocking queries).
+    hold: Duration,
+    /// Whether `?dc=` applies (not for agent-local endpoints).
+    dc: bool,
+}
+
+impl Call {
+    pub(crate) fn new(method: Method, path: String) -> Self {
+        let dc = !path.starts_with("/v1/agent/");
+        Self {
+            method,
+            path,
+            query: Query::new(),
+            body: None,
+            json: false,
+            hold: Duration::ZERO,
+            dc,
+        }
+    }
+
+    pub(crate) fn get(path: String) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    pub(crate) fn put(path: String) -> Self {
+        Self::new(Method::PUT, path)
+    }
+
+    pub(crate) fn delete(path: String) -> Self {
+        Self::new(Method::DELETE, path)
+    }
+
+    /// Sets a raw body (sent with `Content-Length`).
+    pub(crate) fn body(mut self, body: Bytes) -> Self {
+        self.body = Some(body);
+        self.json = false;
+        self
+    }
+
+    /// Sets a JSON body.
+    pub(crate) fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, Error> {
+        let body = serde_json::to_vec(value).map_err(|source| {
+            Error::new(ErrorKind::InvalidInput)
+                .with_source(source)
+                .with_request(self.method.as_str(), &self.path)
+        })?;
+        self.body = Some(Bytes::from(body));
+        self.json = true;
+        Ok(self)
+    }
+
+    /// Adds consistency and blocking parameters, and extends the timeout for blocking reads.
+    pub(crate) fn read_options(&mut self, opts: QueryOptions) {
+        opts.apply(&mut self.query);
+        self.hold = opts.max_server_hold();
+    }
+}
+
+/// A response whose status the endpoint defines.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) http: HttpResponse,
+    method: Method,
+    path: String,
+}
+
+impl Response {
+    pub(crate) fn status(&self) -> StatusCode {
+        self.http.status
+    }
+
+    pub(crate) fn meta(&self) -> QueryMeta {
+        QueryMeta::from_headers(&self.http.headers)
+    }
+
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.http.body).map_err(|source| {
+            Error::new(ErrorKind::Decode)
+                .with_status(self.http.status)
+                .with_source(source)
+                .with_request(self.method.as_str(), &self.path)
+        })
+    }
+
+    /// Decodes a `true`/`false` body.
+    pub(crate) fn bool(&self) -> Result<bool, Error> {
+        self.json()
+    }
+}

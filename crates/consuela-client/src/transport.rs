@@ -1,0 +1,219 @@
+//! The HTTP seam: [`Transport`] and its default implementation over `reqwest`.
+//!
+//! The client builds complete requests (URL, headers, body, timeout) and hands them to a
+//! `Transport`; everything Consul-specific (status mapping, headers, decoding) stays in the
+//! client. Tests can substitute a transport that fails on purpose
+//! ([`Client::with_transport`](crate::Client::with_transport)).
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode, Url};
+
+use crate::config::{ClientConfig, ConfigError};
+use crate::error::{BoxError, Error, ErrorKind};
+
+/// A complete HTTP request, as built by the client.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// Method.
+    pub method: Method,
+    /// Full URL including the query string (never the token).
+    pub url: Url,
+    /// Headers, including `X-Consul-Token` (marked sensitive) when a token is configured.
+    pub headers: HeaderMap,
+    /// Body, sent with a `Content-Length`.
+    pub body: Option<Bytes>,
+    /// Deadline for the whole exchange, from sending to the last body byte.
+    pub timeout: Duration,
+}
+
+/// A complete HTTP response with its body read.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// Builds a response (for custom transports).
+    pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// How a transport failed: decides the [`Outcome`](crate::Outcome) of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// Nothing was sent: connect refused, DNS failure, connect timeout, TLS handshake failure.
+    Connect,
+    /// The deadline passed after the request may have been sent.
+    Timeout,
+    /// The connection broke after the request may have been sent.
+    Io,
+}
+
+/// A transport failure. Its source is kept.
+#[derive(Debug)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    source: BoxError,
+}
+
+impl TransportError {
+    /// Builds a transport error.
+    pub fn new(kind: TransportErrorKind, source: impl Into<BoxError>) -> Self {
+        Self {
+            kind,
+            source: source.into(),
+        }
+    }
+
+    /// The failure class.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    pub(crate) fn into_error(self) -> Error {
+        let kind = match self.kind {
+            TransportErrorKind::Connect => ErrorKind::Connect,
+            TransportErrorKind::Timeout => ErrorKind::Timeout,
+            TransportErrorKind::Io => ErrorKind::Transport,
+        };
+        Error::new(kind).with_source(self.source)
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} error: {}", self.kind, self.source)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Sends one HTTP request and reads the whole response.
+///
+/// Implementations must be cancel safe: dropping the returned future abandons the request.
+pub trait Transport: Send + Sync + fmt::Debug + 'static {
+    /// Sends `request`.
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'static, Result<HttpResponse, TransportError>>;
+}
+
+/// The default transport: a pooled keep-alive `reqwest` client (rustls with the ring provider).
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    /// Builds the transport from the TLS, timeout and pool settings of `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when the CA file cannot be read or parsed.
+    pub fn new(config: &ClientConfig) -> Result<Self, Error> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            // Consul answers 301 for non-canonical paths; following it would turn a PUT into a
+            // GET elsewhere. Surface it as an error instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .use_rustls_tls()
+            .user_agent(concat!("consuela-client/", env!("CARGO_PKG_VERSION")));
+        let mut pems = Vec::new();
+        if let Some(path) = &config.tls.ca_file {
+            let pem = std::fs::read(path).map_err(|source| ConfigError::File {
+                path: path.clone(),
+                source,
+            })?;
+            pems.push(pem);
+        }
+        if let Some(pem) = &config.tls.ca_pem {
+            pems.push(pem.clone());
+        }
+        for pem in pems {
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(ConfigError::Certificate)?;
+            if certificates.is_empty() {
+                return Err(ConfigError::File {
+                    path: config.tls.ca_file.clone().unwrap_or_default(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "no PEM certificate found",
+                    ),
+                }
+                .into());
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if config.tls.danger_accept_invalid_certs {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let client = builder.build().map_err(ConfigError::Http)?;
+        Ok(Self { client })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'static, Result<HttpResponse, TransportError>> {
+        let mut builder = self
+            .client
+            .request(request.method, request.url)
+            .headers(request.headers)
+            .timeout(request.timeout);
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        Box::pin(async move {
+            let mut response = builder.send().await.map_err(classify)?;
+            let status = response.status();
+            let headers = std::mem::take(response.headers_mut());
+            let body = response.bytes().await.map_err(classify)?;
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+}
+
+fn classify(error: reqwest::Error) -> TransportError {
+    let kind = if error.is_connect() {
+        TransportErrorKind::Connect
+    } else if error.is_timeout() {
+        TransportErrorKind::Timeout
+    } else {
+        TransportErrorKind::Io
+    };
+    TransportError::new(kind, error)
+}
