@@ -1,0 +1,494 @@
+//! Configuration: the Erlang original's sections and defaults, loadable from TOML.
+//!
+//! Every duration is written as a Go duration string (`"20s"`, `"1m30s"`,
+//! `"500ms"`), the way Consul's own configuration writes them, or as a whole
+//! number of seconds.
+//!
+//! ```toml
+//! nodename = "consul0"
+//! namespace = "billing"
+//!
+//! [session]
+//! ttl = "20s"
+//! lock_delay = "10s"
+//!
+//! [keeper]
+//! interval = "1/3"   # a third of the TTL; or "5s"
+//! ```
+
+pub(crate) mod duration;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::name::{self, NameError};
+use crate::retry::RetryPolicy;
+
+/// Consul's bounds on a session TTL (its default `session_ttl_min`, and 24 h).
+pub const CONSUL_TTL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(10), Duration::from_secs(24 * 60 * 60));
+
+/// Consul enforces no lock-delay longer than this.
+pub const MAX_LOCK_DELAY: Duration = Duration::from_secs(60);
+
+/// The whole registry configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The Consul node the registry session is bound to, e.g. `consul0`.
+    /// It is also the default host of [`ConsulConfig::url`].
+    pub nodename: String,
+    /// Prefix of every key this registry writes; names live at `<namespace>/<name>`.
+    pub namespace: String,
+    /// This member's name, stored with every registration.
+    /// Default: `<hostname>-<pid>`.
+    #[serde(default)]
+    pub member: Option<String>,
+    /// What to do when the session is lost.
+    #[serde(default)]
+    pub on_lost: OnLost,
+    /// How to reach Consul.
+    #[serde(default)]
+    pub consul: ConsulConfig,
+    /// The registry's Consul session.
+    #[serde(default)]
+    pub session: SessionConfig,
+    /// The session keeper.
+    #[serde(default)]
+    pub keeper: KeeperConfig,
+    /// The zombie reaper.
+    #[serde(default)]
+    pub reaper: ReaperConfig,
+    /// Registration behaviour.
+    #[serde(default)]
+    pub registry: RegistryConfig,
+}
+
+impl Config {
+    /// A configuration with every default, for `nodename` and `namespace`.
+    pub fn new(nodename: impl Into<String>, namespace: impl Into<String>) -> Self {
+        Self {
+            nodename: nodename.into(),
+            namespace: namespace.into(),
+            member: None,
+            on_lost: OnLost::default(),
+            consul: ConsulConfig::default(),
+            session: SessionConfig::default(),
+            keeper: KeeperConfig::default(),
+            reaper: ReaperConfig::default(),
+            registry: RegistryConfig::default(),
+        }
+    }
+
+    /// Parses TOML and validates the result.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Parse`] for malformed TOML, unknown keys or bad values;
+    /// any other variant for a value that parses but breaks a rule.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.message().to_owned()))?;
+        config.validate()
+    }
+
+    /// The Consul URL: [`ConsulConfig::url`], or `http://<nodename>:8500`.
+    pub fn consul_url(&self) -> String {
+        self.consul
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:8500", self.nodename))
+    }
+
+    /// The session name: [`SessionConfig::name`], or the namespace.
+    pub fn session_name(&self) -> &str {
+        self.session.name.as_deref().unwrap_or(&self.namespace)
+    }
+
+    /// The keeper's renew interval for the configured TTL.
+    pub fn renew_interval(&self) -> Duration {
+        self.keeper.interval.resolve(self.session.ttl)
+    }
+
+    /// Checks every rule that spans fields.
+    ///
+    /// # Errors
+    ///
+    /// The first broken rule, as a structured [`ConfigError`].
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if self.nodename.is_empty() {
+            return Err(ConfigError::EmptyNodename);
+        }
+        name::validate(&self.namespace).map_err(ConfigError::Namespace)?;
+        if let Some(member) = &self.member
+            && (member.is_empty() || member.chars().any(char::is_control))
+        {
+            return Err(ConfigError::Member(member.clone()));
+        }
+        let (min, max) = (self.session.ttl_min, CONSUL_TTL_RANGE.1);
+        if self.session.ttl < min || self.session.ttl > max {
+            return Err(ConfigError::TtlOutOfRange {
+                ttl: self.session.ttl,
+                min,
+                max,
+            });
+        }
+        if self.session.lock_delay > MAX_LOCK_DELAY {
+            return Err(ConfigError::LockDelayTooLong(self.session.lock_delay));
+        }
+        let interval = self.renew_interval();
+        if interval.is_zero() || interval >= self.session.ttl {
+            return Err(ConfigError::IntervalNotBelowTtl {
+                interval,
+                ttl: self.session.ttl,
+            });
+        }
+        if let Interval::Ratio(p, q) = self.keeper.interval
+            && (p == 0 || q == 0)
+        {
+            return Err(ConfigError::IntervalNotBelowTtl {
+                interval,
+                ttl: self.session.ttl,
+            });
+        }
+        if self.keeper.margin >= self.session.ttl {
+            return Err(ConfigError::MarginNotBelowTtl {
+                margin: self.keeper.margin,
+                ttl: self.session.ttl,
+            });
+        }
+        if self.consul.token.is_some() && self.consul.token_file.is_some() {
+            return Err(ConfigError::TokenConflict);
+        }
+        self.reaper
+            .retry
+            .validate()
+            .map_err(|reason| ConfigError::Retry {
+                component: "reaper",
+                reason,
+            })?;
+        if self.registry.registration_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout("registry.registration_timeout"));
+        }
+        if self.consul.request_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout("consul.request_timeout"));
+        }
+        Ok(self)
+    }
+}
+
+/// What the registry does once it can no longer guarantee its names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnLost {
+    /// Fire every `lost()`, abort spawned tasks and answer `SessionLost` from
+    /// then on; the process keeps running.
+    #[default]
+    Stop,
+    /// All of the above, then end the OS process with exit code
+    /// [`crate::EXIT_CODE_SESSION_LOST`], as the Erlang original's node did.
+    Exit,
+}
+
+/// How to reach Consul.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsulConfig {
+    /// Base URL. Default: `http://<nodename>:8500`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// ACL token, sent as `X-Consul-Token`. Never logged.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A file holding the ACL token (read at start).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Datacenter, sent as `?dc=` on every request.
+    #[serde(default)]
+    pub datacenter: Option<String>,
+    /// TCP connect timeout. Default 1 s.
+    #[serde(default = "defaults::connect_timeout", with = "duration")]
+    pub connect_timeout: Duration,
+    /// Timeout of a whole non-blocking request. Default 5 s.
+    #[serde(default = "defaults::request_timeout", with = "duration")]
+    pub request_timeout: Duration,
+    /// A PEM file with the CA that signs Consul's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ConsulConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsulConfig")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("datacenter", &self.datacenter)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+impl Default for ConsulConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            token: None,
+            token_file: None,
+            datacenter: None,
+            connect_timeout: defaults::connect_timeout(),
+            request_timeout: defaults::request_timeout(),
+            ca_file: None,
+        }
+    }
+}
+
+/// The registry's Consul session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Session name. Default: the namespace.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Session TTL. Default 20 s.
+    #[serde(default = "defaults::ttl", with = "duration")]
+    pub ttl: Duration,
+    /// Lock-delay Consul applies to our keys when the session is invalidated.
+    /// Default 10 s.
+    #[serde(default = "defaults::lock_delay", with = "duration")]
+    pub lock_delay: Duration,
+    /// The smallest TTL the Consul agent accepts (its `session_ttl_min`).
+    /// Default 10 s, Consul's default; lower it only together with the agent's.
+    #[serde(default = "defaults::ttl_min", with = "duration")]
+    pub ttl_min: Duration,
+    /// Bind the session to these Consul check ids as well (for example a
+    /// presence check), so Consul invalidates it as soon as one goes critical.
+    #[serde(default)]
+    pub checks: Vec<String>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            ttl: defaults::ttl(),
+            lock_delay: defaults::lock_delay(),
+            ttl_min: defaults::ttl_min(),
+            checks: Vec::new(),
+        }
+    }
+}
+
+/// The session keeper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeeperConfig {
+    /// How often to renew. Default: half the TTL.
+    #[serde(default)]
+    pub interval: Interval,
+    /// How much earlier than send time + TTL the keeper gives up. Default 0.
+    #[serde(default, with = "duration")]
+    pub margin: Duration,
+}
+
+impl Default for KeeperConfig {
+    fn default() -> Self {
+        Self {
+            interval: Interval::default(),
+            margin: Duration::ZERO,
+        }
+    }
+}
+
+/// A renew interval: fixed, or a fraction of the session TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    /// A fixed interval.
+    Fixed(Duration),
+    /// `p/q` of the TTL, rounded to the millisecond.
+    Ratio(u32, u32),
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Self::Ratio(1, 2)
+    }
+}
+
+impl Interval {
+    /// The interval for a session of `ttl`.
+    pub fn resolve(self, ttl: Duration) -> Duration {
+        match self {
+            Self::Fixed(d) => d,
+            Self::Ratio(_, 0) => Duration::ZERO,
+            Self::Ratio(p, q) => {
+                let ms = (ttl.as_millis() * u128::from(p) + u128::from(q) / 2) / u128::from(q);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+            }
+        }
+    }
+}
+
+impl Serialize for Interval {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Fixed(d) => s.serialize_str(&duration::format(*d)),
+            Self::Ratio(p, q) => s.serialize_str(&format!("{p}/{q}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match duration::Raw::deserialize(d)? {
+            duration::Raw::Seconds(s) => Ok(Self::Fixed(Duration::from_secs(s))),
+            duration::Raw::Text(t) => match t.split_once('/') {
+                Some((p, q)) => {
+                    let parse = |x: &str| x.trim().parse::<u32>().map_err(D::Error::custom);
+                    Ok(Self::Ratio(parse(p)?, parse(q)?))
+                }
+                None => duration::parse(&t).map(Self::Fixed).map_err(D::Error::custom),
+            },
+        }
+    }
+}
+
+/// The zombie reaper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReaperConfig {
+    /// Retry policy between failed removals. Default: every 5 s for 10 minutes
+    /// (wall clock); exhausting it fail-stops the registry.
+    #[serde(default = "defaults::reaper_retry")]
+    pub retry: RetryPolicy,
+    /// How long shutdown may spend draining the queue. Default 5 s.
+    #[serde(default = "defaults::shutdown_timeout", with = "duration")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ReaperConfig {
+    fn default() -> Self {
+        Self {
+            retry: defaults::reaper_retry(),
+            shutdown_timeout: defaults::shutdown_timeout(),
+        }
+    }
+}
+
+/// Registration behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// How long a register or unregister call may take before it gives up
+    /// with an unknown outcome (and hands the name to the reaper). Default 2 s.
+    #[serde(default = "defaults::registration_timeout", with = "duration")]
+    pub registration_timeout: Duration,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            registration_timeout: defaults::registration_timeout(),
+        }
+    }
+}
+
+/// A configuration that parses but breaks a rule.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The TOML text is malformed, has an unknown key or a bad value.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// `nodename` is empty.
+    #[error("nodename must not be empty")]
+    EmptyNodename,
+    /// `namespace` is not a valid name.
+    #[error("invalid namespace: {0}")]
+    Namespace(#[source] NameError),
+    /// `member` is empty or holds control characters.
+    #[error("invalid member name {0:?}")]
+    Member(String),
+    /// The TTL is outside what Consul accepts.
+    #[error("session ttl {ttl:?} is outside Consul's range {min:?}..={max:?}")]
+    TtlOutOfRange {
+        /// The configured TTL.
+        ttl: Duration,
+        /// `session.ttl_min`.
+        min: Duration,
+        /// 24 hours.
+        max: Duration,
+    },
+    /// The lock-delay is longer than Consul enforces.
+    #[error("session lock_delay {0:?} is longer than the 60s Consul enforces")]
+    LockDelayTooLong(Duration),
+    /// The renew interval is zero or not below the TTL.
+    #[error("keeper interval {interval:?} must be above zero and below the session ttl {ttl:?}")]
+    IntervalNotBelowTtl {
+        /// The resolved interval.
+        interval: Duration,
+        /// The TTL.
+        ttl: Duration,
+    },
+    /// The keeper margin eats the whole TTL.
+    #[error("keeper margin {margin:?} must be below the session ttl {ttl:?}")]
+    MarginNotBelowTtl {
+        /// The margin.
+        margin: Duration,
+        /// The TTL.
+        ttl: Duration,
+    },
+    /// Both `consul.token` and `consul.token_file` are set.
+    #[error("set consul.token or consul.token_file, not both")]
+    TokenConflict,
+    /// A retry policy is unbounded or malformed.
+    #[error("invalid {component} retry policy: {reason}")]
+    Retry {
+        /// Which component's policy.
+        component: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A timeout that must be positive is zero.
+    #[error("{0} must be above zero")]
+    ZeroTimeout(&'static str),
+}
+
+mod defaults {
+    use std::time::Duration;
+
+    use crate::retry::RetryPolicy;
+
+    pub(super) fn connect_timeout() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub(super) fn request_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub(super) fn ttl() -> Duration {
+        Duration::from_secs(20)
+    }
+    pub(super) fn ttl_min() -> Duration {
+        super::CONSUL_TTL_RANGE.0
+    }
+    pub(super) fn lock_delay() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub(super) fn reaper_retry() -> RetryPolicy {
+        RetryPolicy::linear(Duration::from_secs(5)).max_total_timeout(Duration::from_secs(600))
+    }
+    pub(super) fn shutdown_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub(super) fn registration_timeout() -> Duration {
+        Duration::from_secs(2)
+    }
+}
+
+#[cfg(test)]
+mod tests;

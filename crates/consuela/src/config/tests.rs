@@ -1,0 +1,138 @@
+use std::time::Duration;
+
+use super::*;
+
+const S: Duration = Duration::from_secs(1);
+
+#[test]
+fn defaults_match_the_original() {
+    let c = Config::new("consul0", "default").validate().unwrap();
+    assert_eq!(c.consul_url(), "http://consul0:8500");
+    assert_eq!(c.session_name(), "default");
+    assert_eq!(c.session.ttl, 20 * S);
+    assert_eq!(c.session.lock_delay, 10 * S);
+    assert_eq!(c.renew_interval(), 10 * S);
+    assert_eq!(c.registry.registration_timeout, 2 * S);
+    assert_eq!(
+        c.reaper.retry,
+        RetryPolicy::linear(5 * S).max_total_timeout(600 * S)
+    );
+    assert_eq!(c.on_lost, OnLost::Stop);
+}
+
+#[test]
+fn full_toml_round_trips() {
+    let text = r#"
+        nodename = "consul1"
+        namespace = "billing/eu"
+        member = "api-1"
+        on_lost = "exit"
+
+        [consul]
+        url = "https://consul.internal:8501"
+        token_file = "/run/secrets/consul"
+        datacenter = "eu1"
+        connect_timeout = "250ms"
+        request_timeout = 3
+
+        [session]
+        name = "billing"
+        ttl = "30s"
+        lock_delay = "15s"
+        checks = ["service:billing-api"]
+
+        [keeper]
+        interval = "1/3"
+        margin = "1s"
+
+        [reaper]
+        shutdown_timeout = "10s"
+        retry = { strategy = "exponential", delay = "100ms", max_delay = "5s", max_attempts = 10 }
+
+        [registry]
+        registration_timeout = "1500ms"
+    "#;
+    let c = Config::from_toml(text).unwrap();
+    assert_eq!(c.consul.connect_timeout, Duration::from_millis(250));
+    assert_eq!(c.consul.request_timeout, 3 * S);
+    assert_eq!(c.renew_interval(), 10 * S);
+    assert_eq!(c.keeper.margin, S);
+    assert_eq!(c.session.checks, ["service:billing-api"]);
+    assert_eq!(c.reaper.retry.max_attempts, Some(10));
+    assert_eq!(c.on_lost, OnLost::Exit);
+    let again = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn intervals() {
+    assert_eq!(Interval::Ratio(1, 3).resolve(20 * S), Duration::from_millis(6667));
+    assert_eq!(Interval::Fixed(4 * S).resolve(20 * S), 4 * S);
+    let parse = |t: &str| Config::from_toml(&format!("nodename=\"n\"\nnamespace=\"x\"\n[keeper]\ninterval = {t}\n"));
+    assert_eq!(parse("5").unwrap().renew_interval(), 5 * S);
+    assert_eq!(parse("\"2500ms\"").unwrap().renew_interval(), Duration::from_millis(2500));
+    assert!(matches!(parse("\"1/1\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
+    assert!(matches!(parse("\"0/2\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
+    assert!(matches!(parse("\"1/0\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
+    assert!(matches!(parse("\"30s\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
+    assert!(matches!(parse("\"x/2\""), Err(ConfigError::Parse(_))));
+}
+
+#[test]
+fn bad_configs_get_structured_errors() {
+    let base = || Config::new("consul0", "ns");
+    let mut c = base();
+    c.session.ttl = 9 * S;
+    assert!(matches!(c.validate(), Err(ConfigError::TtlOutOfRange { .. })));
+    let mut c = base();
+    c.session.ttl = 86_401 * S;
+    assert!(matches!(c.validate(), Err(ConfigError::TtlOutOfRange { .. })));
+    let mut c = base();
+    c.session.ttl = 2 * S;
+    c.session.ttl_min = S;
+    assert!(c.validate().is_ok(), "a lowered agent floor is honoured");
+    let mut c = base();
+    c.session.lock_delay = 61 * S;
+    assert_eq!(c.validate(), Err(ConfigError::LockDelayTooLong(61 * S)));
+    let mut c = base();
+    c.keeper.interval = Interval::Fixed(20 * S);
+    assert!(matches!(c.validate(), Err(ConfigError::IntervalNotBelowTtl { .. })));
+    let mut c = base();
+    c.keeper.margin = 20 * S;
+    assert!(matches!(c.validate(), Err(ConfigError::MarginNotBelowTtl { .. })));
+    assert_eq!(Config::new("", "ns").validate(), Err(ConfigError::EmptyNodename));
+    assert!(matches!(Config::new("n", "a//b").validate(), Err(ConfigError::Namespace(_))));
+    let mut c = base();
+    c.member = Some(String::new());
+    assert!(matches!(c.validate(), Err(ConfigError::Member(_))));
+    let mut c = base();
+    c.consul.token = Some("t".into());
+    c.consul.token_file = Some("/f".into());
+    assert_eq!(c.validate(), Err(ConfigError::TokenConflict));
+    let mut c = base();
+    c.reaper.retry = RetryPolicy::linear(S);
+    assert!(matches!(c.validate(), Err(ConfigError::Retry { component: "reaper", .. })));
+    let mut c = base();
+    c.registry.registration_timeout = Duration::ZERO;
+    assert!(matches!(c.validate(), Err(ConfigError::ZeroTimeout(_))));
+}
+
+#[test]
+fn toml_errors_are_parse_errors() {
+    for bad in [
+        "nodename = 1",
+        "nodename = \"n\"\nnamespace = \"x\"\nbogus = 1",
+        "nodename = \"n\"\nnamespace = \"x\"\n[session]\nttl = \"ten\"",
+        "nodename = \"n\"\nnamespace = \"x\"\n[session]\nttl = \"-1s\"",
+        "nodename = \"n\"\nnamespace = \"x\"\non_lost = \"panic\"",
+    ] {
+        assert!(matches!(Config::from_toml(bad), Err(ConfigError::Parse(_))), "{bad}");
+    }
+}
+
+#[test]
+fn debug_never_shows_the_token() {
+    let mut c = Config::new("n", "ns");
+    c.consul.token = Some("s3cr3t".into());
+    assert!(!format!("{c:?}").contains("s3cr3t"));
+}

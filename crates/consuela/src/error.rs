@@ -1,0 +1,177 @@
+//! The registry's error type.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::ConfigError;
+use crate::name::NameError;
+use crate::record::Registered;
+
+/// Why the registry stopped guaranteeing its names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LostReason {
+    /// The keeper's local deadline passed without a successful renew.
+    Expired,
+    /// Consul said the session no longer exists (a 404 on renew, or
+    /// `invalid session` on acquire).
+    Invalidated,
+    /// The reaper's retry policy ran out while Consul stayed unreachable.
+    ReaperExhausted,
+    /// Every `Registry` handle was dropped without `shutdown` (a crash, as far
+    /// as Consul can tell): renewals stopped.
+    Abandoned,
+}
+
+impl fmt::Display for LostReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Expired => "session deadline passed without a successful renew",
+            Self::Invalidated => "Consul invalidated the session",
+            Self::ReaperExhausted => "the reaper gave up reaching Consul",
+            Self::Abandoned => "every registry handle was dropped without shutdown",
+        })
+    }
+}
+
+/// What went wrong, with the retry meaning of each case.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Expected outcome: another process holds the name. Not retryable as is;
+    /// wait for the owner to go (for example with [`crate::Registry::watch`]).
+    AlreadyRegistered {
+        /// The current owner, when it could be read (it may have gone since).
+        owner: Option<Box<Registered>>,
+    },
+    /// The name was freed by an invalidated session and Consul's lock-delay
+    /// still blocks it. Retryable after the lock-delay.
+    LockDelay,
+    /// The name is not valid. Not retryable.
+    InvalidName(NameError),
+    /// The configuration is not valid. Not retryable.
+    Config(ConfigError),
+    /// A Consul request certainly did not take effect (connection refused,
+    /// 501, 503). Retryable.
+    Unavailable,
+    /// A Consul request may or may not have taken effect (timeout, reset,
+    /// 500). The registry reconciles it through the reaper. Retryable.
+    Unknown,
+    /// Consul refused the request (ACL 401/403, 400, an unexpected answer).
+    /// Not retryable without a fix.
+    Rejected,
+    /// The key holds a value this library did not write. Not retryable.
+    Foreign,
+    /// Fatal: the session is lost; this registry guarantees no name any more.
+    SessionLost(LostReason),
+    /// Fatal: the registry was shut down.
+    Shutdown,
+    /// A spawned future was stopped on request.
+    Stopped,
+    /// A spawned future panicked.
+    Panicked,
+}
+
+impl ErrorKind {
+    /// True for [`ErrorKind::Shutdown`].
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, Self::Shutdown)
+    }
+}
+
+/// The registry's error: a kind plus, where there is one, the underlying cause.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// True when trying again later may succeed: lock-delay, Consul unavailable
+    /// or an unknown outcome.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::LockDelay | ErrorKind::Unavailable | ErrorKind::Unknown
+        )
+    }
+
+    /// True when another process holds the name.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.kind, ErrorKind::AlreadyRegistered { .. })
+    }
+
+    /// True when this registry can do nothing more: session lost or shut down.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self.kind, ErrorKind::SessionLost(_) | ErrorKind::Shutdown)
+    }
+
+    /// The current owner, for [`ErrorKind::AlreadyRegistered`].
+    pub fn owner(&self) -> Option<&Registered> {
+        match &self.kind {
+            ErrorKind::AlreadyRegistered { owner } => owner.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::AlreadyRegistered { owner: Some(o) } => {
+                write!(f, "name already registered by {}", o.id)
+            }
+            ErrorKind::AlreadyRegistered { owner: None } => f.write_str("name already registered"),
+            ErrorKind::LockDelay => f.write_str("name is blocked by Consul's lock-delay"),
+            ErrorKind::InvalidName(e) => write!(f, "{e}"),
+            ErrorKind::Config(e) => write!(f, "{e}"),
+            ErrorKind::Unavailable => f.write_str("Consul is unavailable"),
+            ErrorKind::Unknown => f.write_str("the outcome of a Consul request is unknown"),
+            ErrorKind::Rejected => f.write_str("Consul rejected the request"),
+            ErrorKind::Foreign => f.write_str("the key holds a value consuela did not write"),
+            ErrorKind::SessionLost(reason) => write!(f, "session lost: {reason}"),
+            ErrorKind::Shutdown => f.write_str("the registry is shut down"),
+            ErrorKind::Stopped => f.write_str("the spawned future was stopped"),
+            ErrorKind::Panicked => f.write_str("the spawned future panicked"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<NameError> for Error {
+    fn from(e: NameError) -> Self {
+        Self::new(ErrorKind::InvalidName(e))
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Self::new(ErrorKind::Config(e))
+    }
+}

@@ -1,0 +1,188 @@
+//! The session keeper: renews the registry's session and fail-stops the
+//! registry before Consul could hand its names to anyone else.
+//!
+//! The safety argument (see ARCHITECTURE.md): Consul never invalidates a
+//! session earlier than TTL after it applied a renew, and a renew is applied
+//! after it was sent. So `send time of the last successful renew + TTL` is a
+//! local deadline that passes no later than Consul's earliest invalidation.
+//! The keeper races every renew against that deadline and stops everything
+//! the moment it passes.
+
+use std::time::Duration;
+
+use consuela_wire::parse_go_duration;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Interval;
+use crate::error::{Error, ErrorKind, LostReason};
+use crate::event::{Event, Pulses};
+use crate::reaper::ReaperHandle;
+use crate::registry::consul::{Consul, from_client};
+
+/// The longest pause between retries of a failed renew.
+const RETRY_CAP: Duration = Duration::from_secs(1);
+
+/// The keeper's clock arithmetic; no I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline {
+    ttl: Duration,
+    margin: Duration,
+    interval: Interval,
+    /// Past this instant ownership can no longer be guaranteed.
+    pub(crate) at: Instant,
+}
+
+impl Deadline {
+    /// The deadline of a session whose create (or renew) request was sent at `sent`.
+    pub(crate) fn new(sent: Instant, ttl: Duration, margin: Duration, interval: Interval) -> Self {
+        Self {
+            ttl,
+            margin,
+            interval,
+            at: sent + ttl.saturating_sub(margin),
+        }
+    }
+
+    /// A renew sent at `sent` succeeded and Consul answered with `ttl` (it may
+    /// raise the TTL to ask clients to renew less often; it never lowers it).
+    /// Returns when to renew next.
+    pub(crate) fn renewed(&mut self, sent: Instant, ttl: Option<Duration>) -> Instant {
+        if let Some(ttl) = ttl.filter(|t| *t > self.ttl) {
+            self.ttl = ttl;
+        }
+        self.at = self.at.max(sent + self.ttl.saturating_sub(self.margin));
+        (sent + self.interval()).min(self.at)
+    }
+
+    /// A renew failed at `now`: when to try again (never after the deadline).
+    pub(crate) fn failed(&self, now: Instant) -> Instant {
+        (now + self.interval().min(RETRY_CAP)).min(self.at)
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        self.interval.resolve(self.ttl)
+    }
+
+    pub(crate) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+/// Everything the keeper task needs.
+pub(crate) struct Keeper {
+    pub(crate) consul: Consul,
+    pub(crate) deadline: Deadline,
+    pub(crate) pulses: Pulses,
+    pub(crate) reaper: ReaperHandle,
+    pub(crate) stop: CancellationToken,
+}
+
+impl Keeper {
+    /// Renews until stopped (`None`) or until ownership is lost.
+    pub(crate) async fn run(mut self) -> Option<LostReason> {
+        let mut next = Instant::now() + self.deadline.interval();
+        let sessions = self.consul.client.session();
+        loop {
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                () = sleep_until(self.deadline.at) => return Some(LostReason::Expired),
+                () = sleep_until(next) => {}
+            }
+            let sent = Instant::now();
+            let renewed = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                () = sleep_until(self.deadline.at) => return Some(LostReason::Expired),
+                renewed = sessions.renew(&self.consul.session) => renewed,
+            };
+            let now = Instant::now();
+            match renewed {
+                Ok(Some(session)) => {
+                    let ttl = parse_go_duration(&session.ttl)
+                        .ok()
+                        .and_then(|ns| u64::try_from(ns).ok())
+                        .map(Duration::from_nanos);
+                    next = self.deadline.renewed(sent, ttl);
+                    self.pulses.emit(Event::Renewed {
+                        ttl: self.deadline.ttl(),
+                        deadline_in: self.deadline.at.saturating_duration_since(now),
+                        latency: now - sent,
+                    });
+                    self.reaper.kick();
+                }
+                // 404: Consul already invalidated the session.
+                Ok(None) => return Some(LostReason::Invalidated),
+                Err(e) => {
+                    next = self.deadline.failed(now);
+                    self.pulses.emit(Event::RenewFailed {
+                        error: from_client(e),
+                        deadline_in: self.deadline.at.saturating_duration_since(now),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Destroys the session (graceful shutdown).
+pub(crate) async fn destroy(consul: &Consul) -> Result<(), Error> {
+    match consul.client.session().destroy(&consul.session).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(from_client(e)),
+    }
+}
+
+/// The error every call answers once the registry lost its session.
+pub(crate) fn lost(reason: LostReason) -> Error {
+    Error::new(ErrorKind::SessionLost(reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn deadline_is_send_time_plus_ttl_minus_margin() {
+        let t0 = Instant::now();
+        let mut d = Deadline::new(t0, 20 * S, S, Interval::Ratio(1, 2));
+        assert_eq!(d.at, t0 + 19 * S);
+        // A renew sent at t0+10 that took 3 s: the deadline counts from sending.
+        assert_eq!(d.renewed(t0 + 10 * S, Some(20 * S)), t0 + 20 * S);
+        assert_eq!(d.at, t0 + 29 * S);
+    }
+
+    #[test]
+    fn adopts_a_ttl_raised_by_consul_but_never_a_lower_one() {
+        let t0 = Instant::now();
+        let mut d = Deadline::new(t0, 20 * S, Duration::ZERO, Interval::Ratio(1, 2));
+        assert_eq!(d.renewed(t0, Some(60 * S)), t0 + 30 * S);
+        assert_eq!(d.ttl(), 60 * S);
+        assert_eq!(d.at, t0 + 60 * S);
+        d.renewed(t0 + S, Some(10 * S));
+        assert_eq!(d.ttl(), 60 * S);
+        d.renewed(t0 + 2 * S, None);
+        assert_eq!(d.at, t0 + 62 * S);
+    }
+
+    #[test]
+    fn failures_retry_quickly_but_never_past_the_deadline() {
+        let t0 = Instant::now();
+        let d = Deadline::new(t0, 20 * S, Duration::ZERO, Interval::Ratio(1, 2));
+        assert_eq!(d.failed(t0 + 10 * S), t0 + 11 * S);
+        assert_eq!(d.failed(t0 + 19_500 * Duration::from_millis(1)), t0 + 20 * S);
+        let fast = Deadline::new(t0, 10 * S, Duration::ZERO, Interval::Fixed(Duration::from_millis(200)));
+        assert_eq!(fast.failed(t0), t0 + Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_late_success_never_moves_the_deadline_back() {
+        let t0 = Instant::now();
+        let mut d = Deadline::new(t0 + 5 * S, 20 * S, Duration::ZERO, Interval::Ratio(1, 2));
+        d.renewed(t0, Some(20 * S));
+        assert_eq!(d.at, t0 + 25 * S);
+    }
+}

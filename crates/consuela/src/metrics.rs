@@ -1,0 +1,34 @@
+//! The `metrics` feature: registry figures through the `metrics` facade.
+
+use crate::event::Event;
+
+/// Records what `event` says.
+pub(crate) fn record(event: &Event) {
+    match event {
+        Event::Registered { latency, .. } => {
+            metrics::histogram!("consuela_register_seconds").record(latency.as_secs_f64());
+            metrics::counter!("consuela_registrations_total").increment(1);
+        }
+        Event::Conflict { .. } => metrics::counter!("consuela_conflicts_total").increment(1),
+        Event::LockDelayed { .. } => metrics::counter!("consuela_lock_delayed_total").increment(1),
+        Event::RegisterFailed { .. } => {
+            metrics::counter!("consuela_register_failures_total").increment(1);
+        }
+        Event::Unregistered { latency, .. } => {
+            metrics::histogram!("consuela_unregister_seconds").record(latency.as_secs_f64());
+        }
+        Event::UnregisterFailed { .. } => {
+            metrics::counter!("consuela_unregister_failures_total").increment(1);
+        }
+        Event::Renewed { latency, .. } => {
+            metrics::histogram!("consuela_renew_seconds").record(latency.as_secs_f64());
+        }
+        Event::RenewFailed { .. } => metrics::counter!("consuela_renew_failures_total").increment(1),
+        Event::ZombieEnqueued { queue, .. } | Event::ZombieReaped { queue, .. } => {
+            metrics::gauge!("consuela_reaper_queue").set(*queue as f64);
+        }
+        Event::ReapFailed { .. } => metrics::counter!("consuela_reap_failures_total").increment(1),
+        Event::Lost { .. } => metrics::counter!("consuela_lost_total").increment(1),
+        _ => {}
+    }
+}

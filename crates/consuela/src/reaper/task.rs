@@ -1,0 +1,273 @@
+//! The reaper task: a thin I/O shell around [`ReaperState`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use consuela_client::Consistency;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::{Attempt, Next, ReaperState, Zombie};
+use crate::error::Error;
+use crate::event::{Event, Pulses};
+use crate::name::KeySpace;
+use crate::record::Record;
+use crate::registry::consul::Consul;
+use crate::retry::RetryPolicy;
+
+/// Pause between failed attempts while draining on shutdown, so that an
+/// unreachable Consul is not hammered (the original busy-looped here).
+const SHUTDOWN_RETRY: Duration = Duration::from_millis(100);
+
+enum Command {
+    Enqueue(Zombie, bool),
+    Shutdown(Instant, oneshot::Sender<usize>),
+}
+
+/// How the reaper task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Stopped or shut down.
+    Stopped,
+    /// The retry policy ran out.
+    GaveUp,
+}
+
+/// Sends work to the reaper task. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct ReaperHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    kick: Arc<Notify>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl ReaperHandle {
+    /// Queues a zombie. Never blocks, so it is safe from `Drop`.
+    pub(crate) fn enqueue(&self, zombie: Zombie, drain: bool) {
+        // Counted here so that a kick right after sees it.
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(Command::Enqueue(zombie, drain)).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A Consul request just succeeded: if anything is queued, try it now.
+    /// Costs one atomic load when the queue is empty (the usual case).
+    pub(crate) fn kick(&self) {
+        if self.queued.load(Ordering::Relaxed) > 0 {
+            self.kick.notify_one();
+        }
+    }
+
+    /// Zombies queued and not yet reaped.
+    pub(crate) fn len(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Drains the queue until `deadline`, then stops the task. Returns how many
+    /// zombies were left.
+    pub(crate) async fn shutdown(&self, deadline: Instant) -> usize {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(deadline, tx)).is_err() {
+            return self.len();
+        }
+        rx.await.unwrap_or_else(|_| self.len())
+    }
+}
+
+/// Everything the task needs.
+pub(crate) struct Reaper {
+    pub(crate) consul: Consul,
+    pub(crate) keys: KeySpace,
+    pub(crate) pulses: Pulses,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) stop: CancellationToken,
+}
+
+/// Creates the handle and the task future (to be spawned by the caller).
+pub(crate) fn spawn(reaper: Reaper) -> (ReaperHandle, impl Future<Output = Exit> + Send) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = ReaperHandle {
+        tx,
+        kick: Arc::new(Notify::new()),
+        queued: Arc::new(AtomicUsize::new(0)),
+    };
+    let task = reaper.run(rx, handle.kick.clone(), handle.queued.clone());
+    (handle, task)
+}
+
+impl Reaper {
+    async fn run(
+        self,
+        mut rx: mpsc::UnboundedReceiver<Command>,
+        kick: Arc<Notify>,
+        queued: Arc<AtomicUsize>,
+    ) -> Exit {
+        let mut state = ReaperState::new(&self.policy);
+        let mut next = Next::Idle;
+        loop {
+            let regular = match next {
+                Next::GiveUp => return Exit::GaveUp,
+                Next::Drain => false,
+                Next::TryAt(at) => {
+                    tokio::select! {
+                        biased;
+                        () = self.stop.cancelled() => return Exit::Stopped,
+                        cmd = rx.recv() => {
+                            next = self.command(cmd, &mut state, &queued).await;
+                            continue;
+                        }
+                        () = kick.notified() => {
+                            next = state.drain();
+                            continue;
+                        }
+                        () = sleep_until(at) => true,
+                    }
+                }
+                Next::Idle => {
+                    tokio::select! {
+                        biased;
+                        () = self.stop.cancelled() => return Exit::Stopped,
+                        cmd = rx.recv() => next = self.command(cmd, &mut state, &queued).await,
+                        () = kick.notified() => next = state.drain(),
+                    }
+                    continue;
+                }
+            };
+            let Some(zombie) = state.head().cloned() else {
+                next = Next::Idle;
+                continue;
+            };
+            let result = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Exit::Stopped,
+                result = self.reap(&zombie) => result,
+            };
+            next = state.attempted(attempt_of(&result), regular, Instant::now());
+            self.report(&zombie, &result, next, &state, &queued);
+        }
+    }
+
+    async fn command(
+        &self,
+        cmd: Option<Command>,
+        state: &mut ReaperState,
+        queued: &AtomicUsize,
+    ) -> Next {
+        match cmd {
+            Some(Command::Enqueue(zombie, drain)) => {
+                let (name, id) = (zombie.name.clone(), zombie.id.clone());
+                let next = state.enqueue(zombie, drain, Instant::now());
+                self.pulses.emit(Event::ZombieEnqueued {
+                    name,
+                    id,
+                    queue: state.len(),
+                });
+                next
+            }
+            Some(Command::Shutdown(deadline, done)) => {
+                let left = self.drain_until(state, deadline, queued).await;
+                let _ = done.send(left);
+                self.stop.cancel();
+                Next::Idle
+            }
+            None => {
+                self.stop.cancel();
+                Next::Idle
+            }
+        }
+    }
+
+    /// Shutdown: try every zombie until it goes or `deadline` passes.
+    async fn drain_until(
+        &self,
+        state: &mut ReaperState,
+        deadline: Instant,
+        queued: &AtomicUsize,
+    ) -> usize {
+        while let Some(zombie) = state.head().cloned() {
+            let result = tokio::select! {
+                result = self.reap(&zombie) => result,
+                () = sleep_until(deadline) => break,
+            };
+            let next = state.attempted(attempt_of(&result), false, Instant::now());
+            self.report(&zombie, &result, next, state, queued);
+            if result.is_err() {
+                if Instant::now() + SHUTDOWN_RETRY >= deadline {
+                    break;
+                }
+                sleep(SHUTDOWN_RETRY).await;
+            }
+        }
+        state.len()
+    }
+
+    fn report(
+        &self,
+        zombie: &Zombie,
+        result: &Result<Attempt, Error>,
+        next: Next,
+        state: &ReaperState,
+        queued: &AtomicUsize,
+    ) {
+        match result {
+            Ok(attempt) => {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                self.pulses.emit(Event::ZombieReaped {
+                    name: zombie.name.clone(),
+                    id: zombie.id.clone(),
+                    stale: *attempt == Attempt::Stale,
+                    queue: state.len(),
+                });
+            }
+            Err(error) => {
+                let retry_in = match next {
+                    Next::TryAt(at) => Some(at.saturating_duration_since(Instant::now())),
+                    Next::Drain | Next::Idle => Some(Duration::ZERO),
+                    Next::GiveUp => None,
+                };
+                self.pulses.emit(Event::ReapFailed {
+                    name: zombie.name.clone(),
+                    error: error.clone(),
+                    retry_in,
+                });
+            }
+        }
+    }
+
+    /// One attempt at removing `zombie`; an error means [`Attempt::Failed`].
+    async fn reap(&self, zombie: &Zombie) -> Result<Attempt, Error> {
+        let key = self.keys.key(&zombie.name);
+        let index = match zombie.fencing_token {
+            Some(index) => index,
+            // The registration's outcome is unknown: only delete what is
+            // provably ours, i.e. our session and this very registration.
+            None => match self.consul.read(&key, Consistency::Default).await {
+                Ok(None) => return Ok(Attempt::Reaped),
+                Ok(Some(entry)) => {
+                    let ours = self.consul.is_ours(&entry)
+                        && entry
+                            .value
+                            .as_deref()
+                            .and_then(|v| Record::decode(v).ok())
+                            .is_some_and(|r| r.id() == zombie.id);
+                    if !ours {
+                        return Ok(Attempt::Stale);
+                    }
+                    entry.modify_index.0
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(match self.consul.delete_if(&key, index).await? {
+            true => Attempt::Reaped,
+            false => Attempt::Stale,
+        })
+    }
+}
+
+fn attempt_of(result: &Result<Attempt, Error>) -> Attempt {
+    *result.as_ref().unwrap_or(&Attempt::Failed)
+}

@@ -1,0 +1,166 @@
+//! The registry's table of names held by this member.
+//!
+//! A slot is `Pending` while the acquiring request is in flight, so that two
+//! concurrent registrations of one name by this member never both reach Consul
+//! (with the same session both would be told `true`). The lock is a plain
+//! mutex held only for map operations, never across an `.await`.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::watch;
+
+use crate::name::Name;
+use crate::record::{Owner, ProcessId, Registered};
+
+/// A name this member holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    pub(crate) id: ProcessId,
+    pub(crate) owner: Owner,
+    pub(crate) since: String,
+    pub(crate) fencing_token: u64,
+    /// Live `Registration` guards for this name (idempotent re-registration
+    /// hands out another guard).
+    pub(crate) refs: usize,
+}
+
+impl Held {
+    pub(crate) fn registered(&self) -> Registered {
+        Registered {
+            id: self.id.clone(),
+            owner: self.owner.clone(),
+            since: self.since.clone(),
+            fencing_token: self.fencing_token,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Slot {
+    /// Dropping the sender (when the slot is filled or freed) wakes every
+    /// receiver, including ones that subscribed just before.
+    Pending(watch::Sender<()>),
+    Held(Held),
+}
+
+/// What [`Local::claim`] found.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// The slot is ours to fill: go to Consul, then [`Local::fill`] or [`Local::abandon`].
+    Claimed,
+    /// Another registration of this name by this member is in flight: wait
+    /// until `changed()` returns (it errs when the slot settles), then retry.
+    Wait(watch::Receiver<()>),
+    /// Already held by the same owner: another guard was handed out.
+    Joined(Held),
+    /// Held by another owner of this member.
+    Taken(Held),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Local {
+    slots: Mutex<HashMap<Name, Slot>>,
+}
+
+impl Local {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Name, Slot>> {
+        // A panic while holding this lock cannot leave the map half-updated
+        // (every critical section is a single map operation), so poisoning is
+        // ignored.
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn claim(&self, name: &Name, owner: &Owner) -> Claim {
+        match self.lock().entry(name.clone()) {
+            Entry::Vacant(v) => {
+                v.insert(Slot::Pending(watch::Sender::new(())));
+                Claim::Claimed
+            }
+            Entry::Occupied(mut o) => match o.get_mut() {
+                Slot::Pending(tx) => Claim::Wait(tx.subscribe()),
+                Slot::Held(h) if h.owner == *owner => {
+                    h.refs += 1;
+                    Claim::Joined(h.clone())
+                }
+                Slot::Held(h) => Claim::Taken(h.clone()),
+            },
+        }
+    }
+
+    /// The acquisition succeeded.
+    pub(crate) fn fill(&self, name: &Name, held: Held) {
+        self.lock().insert(name.clone(), Slot::Held(held));
+    }
+
+    /// The acquisition failed: free the slot and wake waiters.
+    pub(crate) fn abandon(&self, name: &Name) {
+        let mut slots = self.lock();
+        if matches!(slots.get(name), Some(Slot::Pending(_))) {
+            slots.remove(name);
+        }
+    }
+
+    /// Drops one guard of `id`'s registration of `name`. Returns the entry
+    /// when it was the last guard (the name must now be released).
+    pub(crate) fn release(&self, name: &Name, id: &ProcessId) -> Option<Held> {
+        let mut slots = self.lock();
+        let Some(Slot::Held(h)) = slots.get_mut(name) else {
+            return None;
+        };
+        if h.id != *id {
+            return None;
+        }
+        h.refs -= 1;
+        if h.refs > 0 {
+            return None;
+        }
+        match slots.remove(name) {
+            Some(Slot::Held(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn get(&self, name: &Name) -> Option<Registered> {
+        match self.lock().get(name) {
+            Some(Slot::Held(h)) => Some(h.registered()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn holds(&self, name: &Name, id: &ProcessId) -> bool {
+        matches!(self.lock().get(name), Some(Slot::Held(h)) if h.id == *id)
+    }
+
+    /// Local names starting with `prefix`, sorted.
+    pub(crate) fn select(&self, prefix: &str) -> Vec<(Name, Registered)> {
+        let mut out: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with(prefix))
+            .filter_map(|(name, slot)| match slot {
+                Slot::Held(h) => Some((name.clone(), h.registered())),
+                Slot::Pending(_) => None,
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Empties the table, returning what was held.
+    pub(crate) fn drain(&self) -> Vec<(Name, Held)> {
+        let mut slots = self.lock();
+        let mut out = Vec::with_capacity(slots.len());
+        for (name, slot) in slots.drain() {
+            if let Slot::Held(h) = slot {
+                out.push((name, h));
+            }
+        }
+        out
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
