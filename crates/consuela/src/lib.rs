@@ -62,7 +62,7 @@ mod registry;
 mod retry;
 mod watch;
 
-pub use config::{Config, ConfigError, OnLost};
+pub use config::{Config, ConfigError, Interval, OnLost};
 pub use consuela_client::{Client, ClientConfig, Consistency, WatchConfig};
 pub use error::{Error, ErrorKind, LostReason};
 pub use event::{Component, Event, Pulse, TracingPulse};

@@ -1,0 +1,72 @@
+//! `consuela dev`: a single-node, Consul-compatible development server.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use consuela_devserver::{DevServer, DevServerConfig};
+
+/// Run a Consul-compatible development server (like `consul agent -dev`).
+///
+/// Sessions, KV, locks with lock-delay, transactions, blocking queries, agent
+/// services and checks, health and catalog, as a real Consul agent answers
+/// them. State lives in memory. Binds loopback unless told otherwise.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  consuela dev\n  consuela dev --listen 127.0.0.1:0 --node consul0 --node consul1 --node consul2\n  consuela dev --acl-token s3cr3t")]
+pub(crate) struct DevArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8500")]
+    listen: SocketAddr,
+    /// Extra Consul node names to register (sessions can be bound to them).
+    #[arg(long = "node", value_name = "NAME")]
+    nodes: Vec<String>,
+    /// The agent's own node name.
+    #[arg(long, default_value = "consuela-dev")]
+    node_name: String,
+    /// Require this management ACL token on every request.
+    #[arg(long, value_name = "TOKEN", env = "CONSUELA_DEV_ACL_TOKEN", hide_env_values = true)]
+    acl_token: Option<String>,
+}
+
+pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    let mut config = DevServerConfig::default()
+        .with_node_name(args.node_name)
+        .with_extra_nodes(args.nodes);
+    config.acl_token = args.acl_token;
+    let server = DevServer::bind(config, args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    // The first line is machine-read (CI, scripts): keep its shape.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "consuela dev listening on {}", server.url())?;
+    writeln!(out, "export CONSUL_HTTP_ADDR={}", server.local_addr())?;
+    out.flush()?;
+    drop(out);
+    shutdown_signal().await;
+    server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

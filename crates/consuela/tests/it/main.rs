@@ -1,0 +1,11 @@
+//! Registry integration tests: one binary, run against an in-process dev
+//! server on 127.0.0.1:0, or against the Consul at `CONSUL_HTTP_ADDR`.
+
+mod support;
+
+mod t10_basic;
+mod t20_multi;
+mod t30_reaper;
+mod t40_keeper;
+mod t50_spawn;
+mod t60_watch;

@@ -1,0 +1,146 @@
+//! Shared set-up: a Consul target with three nodes, fast registry configs,
+//! and event capture.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use consuela::{Config, Event, Interval, Registry, RetryPolicy};
+use consuela_client::{Client, ClientConfig};
+use consuela_devserver::DevServerConfig;
+use consuela_testkit::{ConsulTarget, FaultProxy, consul_target, spawn_devserver_with, trace_init};
+
+/// Generous bound for anything that should happen "soon".
+pub const SOON: Duration = Duration::from_secs(10);
+
+/// A Consul to test against, with three node names to bind sessions to
+/// (`consul0..2` on the dev server, as the original's suites use).
+pub struct Cluster {
+    pub target: ConsulTarget,
+    pub nodes: [String; 3],
+    /// TTL used by [`Cluster::config`]: short on the dev server, Consul's
+    /// minimum on a real agent.
+    pub ttl: Duration,
+    pub ttl_min: Duration,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A namespace no other test (or earlier run) uses.
+pub fn namespace(test: &str) -> String {
+    format!(
+        "consuela-test/{test}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Cluster {
+    /// A dev server with a low TTL floor and Consul's 2x TTL multiplier, or
+    /// the real Consul at `CONSUL_HTTP_ADDR`.
+    pub async fn start() -> Self {
+        Self::start_with(|c| c).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(DevServerConfig) -> DevServerConfig) -> Self {
+        trace_init();
+        let probe = consul_target_without_server().await;
+        if let Some(target) = probe {
+            let client = client_for(&target);
+            let node = client.agent().self_().await.expect("agent/self").config.node_name;
+            let node = node.to_string();
+            return Self {
+                target,
+                nodes: [node.clone(), node.clone(), node],
+                ttl: Duration::from_secs(10),
+                ttl_min: Duration::from_secs(10),
+            };
+        }
+        let config = DevServerConfig {
+            session_ttl_min: Duration::from_millis(100),
+            ..DevServerConfig::default()
+        }
+        .with_extra_nodes(["consul0", "consul1", "consul2"]);
+        let server = spawn_devserver_with(tweak(config)).await;
+        Self {
+            target: ConsulTarget {
+                url: server.url(),
+                token: None,
+                devserver: Some(server),
+            },
+            nodes: ["consul0".into(), "consul1".into(), "consul2".into()],
+            ttl: Duration::from_secs(2),
+            ttl_min: Duration::from_millis(100),
+        }
+    }
+
+    pub fn is_real(&self) -> bool {
+        self.target.is_real()
+    }
+
+    /// A registry config bound to node `i`, talking to `url` (the server, or
+    /// a proxy in front of it).
+    pub fn config_via(&self, i: usize, namespace: &str, url: &str) -> Config {
+        let mut c = Config::new(self.nodes[i].clone(), namespace);
+        c.consul.url = Some(url.to_owned());
+        c.consul.token = self.target.token.clone();
+        c.consul.request_timeout = Duration::from_secs(2);
+        c.consul.connect_timeout = Duration::from_millis(500);
+        c.session.ttl = self.ttl;
+        c.session.ttl_min = self.ttl_min;
+        c.session.lock_delay = Duration::from_secs(1);
+        c.keeper.interval = Interval::Ratio(1, 4);
+        c.reaper.retry = RetryPolicy::linear(Duration::from_millis(100)).max_total_timeout(SOON * 3);
+        c.reaper.shutdown_timeout = Duration::from_secs(2);
+        c
+    }
+
+    pub fn config(&self, i: usize, namespace: &str) -> Config {
+        self.config_via(i, namespace, &self.target.url)
+    }
+
+    pub async fn registry(&self, i: usize, namespace: &str) -> Registry {
+        Registry::start(self.config(i, namespace)).await.expect("registry starts")
+    }
+
+    /// A plain client for checking Consul's state behind the registry's back.
+    pub fn client(&self) -> Client {
+        client_for(&self.target)
+    }
+
+    pub async fn proxy(&self) -> FaultProxy {
+        FaultProxy::start(self.target.socket_addr()).await.expect("proxy starts")
+    }
+
+    pub async fn shutdown(self) {
+        self.target.shutdown().await;
+    }
+}
+
+async fn consul_target_without_server() -> Option<ConsulTarget> {
+    std::env::var("CONSUL_HTTP_ADDR")
+        .ok()
+        .filter(|a| !a.trim().is_empty())?;
+    Some(consul_target().await)
+}
+
+fn client_for(target: &ConsulTarget) -> Client {
+    let mut config = ClientConfig::new(target.url.clone());
+    config.token = target.token.clone().map(Into::into);
+    Client::new(config).expect("client")
+}
+
+/// Records every event a registry emits.
+#[derive(Clone, Default)]
+pub struct Events(Arc<Mutex<Vec<Event>>>);
+
+impl Events {
+    pub fn pulse(&self) -> impl Fn(&Event) + Send + Sync + 'static {
+        let events = self.0.clone();
+        move |e: &Event| events.lock().unwrap().push(e.clone())
+    }
+
+    pub fn count(&self, matches: impl Fn(&Event) -> bool) -> usize {
+        self.0.lock().unwrap().iter().filter(|e| matches(e)).count()
+    }
+}

@@ -1,0 +1,148 @@
+//! The session keeper: renewal, destroy on shutdown, and fail-stop before
+//! Consul could hand the names to anyone else.
+
+
+use consuela::{Event, LostReason, Owner, Registry, State};
+use consuela_testkit::{Mode, wait_until, wait_watch};
+use consuela_wire::SessionId;
+
+use crate::support::{Cluster, Events, SOON, namespace};
+
+#[tokio::test]
+async fn session_renews_across_three_ttls() {
+    let cluster = Cluster::start().await;
+    let events = Events::default();
+    let r = Registry::builder(cluster.config(0, &namespace("renews")))
+        .pulse(events.pulse())
+        .start()
+        .await
+        .unwrap();
+    let reg = r.register("held", Owner::default()).await.unwrap();
+    // With interval TTL/4, twelve renewals span three TTLs.
+    wait_until(SOON * 6, "twelve renewals", || async {
+        events.count(|e| matches!(e, Event::Renewed { .. })) >= 12
+    })
+    .await;
+    assert_eq!(r.state(), State::Running);
+    assert!(!reg.is_lost());
+    let info = cluster
+        .client()
+        .session()
+        .info(&SessionId::new(r.session()), Default::default())
+        .await
+        .unwrap();
+    assert!(info.value.is_some(), "the session is alive");
+    drop(reg);
+    r.shutdown().await.unwrap();
+    let info = cluster
+        .client()
+        .session()
+        .info(&SessionId::new(r.session()), Default::default())
+        .await
+        .unwrap();
+    assert!(info.value.is_none(), "shutdown destroys the session");
+    assert_eq!(r.state(), State::Shutdown);
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn unreachable_consul_fires_lost_before_the_session_is_invalidated() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("deadline");
+    let proxy = cluster.proxy().await;
+    let r = Registry::start(cluster.config_via(0, &ns, &proxy.url())).await.unwrap();
+    let observer = cluster.registry(1, &ns).await;
+    let reg = r.register("guarded", Owner::default()).await.unwrap();
+    proxy.set_mode(Mode::Ignore);
+    tokio::time::timeout(SOON * 3, reg.lost()).await.expect("lost() fires");
+    // At this instant Consul still has the session and the name: the
+    // registry gave up first.
+    let info = cluster
+        .client()
+        .session()
+        .info(&SessionId::new(r.session()), Default::default())
+        .await
+        .unwrap();
+    assert!(info.value.is_some(), "Consul has not invalidated the session yet");
+    assert!(observer.whereis("guarded").await.unwrap().is_some());
+    assert_eq!(r.state(), State::Lost(LostReason::Expired));
+    // Consul then expires the session and frees the name.
+    consuela_testkit::wait_for(SOON * 6, "Consul frees the name", || observer.whereis("guarded"), |o| {
+        matches!(o, Ok(None))
+    })
+    .await;
+    drop(reg);
+    observer.shutdown().await.unwrap();
+    proxy.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_404_on_renew_fail_stops_at_once() {
+    let cluster = Cluster::start().await;
+    let events = Events::default();
+    let r = Registry::builder(cluster.config(0, &namespace("renew404")))
+        .pulse(events.pulse())
+        .start()
+        .await
+        .unwrap();
+    let reg = r.register("held", Owner::default()).await.unwrap();
+    cluster
+        .client()
+        .session()
+        .destroy(&SessionId::new(r.session()))
+        .await
+        .unwrap();
+    let mut state = r.subscribe();
+    // Within one renew interval (TTL/4), far sooner than the deadline.
+    let within = cluster.ttl / 2;
+    tokio::time::timeout(within, wait_watch(&mut state, within, "fail-stop", |s| {
+        *s == State::Lost(LostReason::Invalidated)
+    }))
+    .await
+    .expect("fail-stop within half a TTL");
+    assert!(reg.is_lost());
+    assert_eq!(events.count(|e| matches!(e, Event::Lost { reason: LostReason::Invalidated })), 1);
+    let err = r.whereis("held").await.unwrap_err();
+    assert!(err.is_fatal(), "{err}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropping_every_handle_is_a_crash() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("crash");
+    let r = cluster.registry(0, &ns).await;
+    let observer = cluster.registry(1, &ns).await;
+    let reg = r.register("orphan", Owner::default()).await.unwrap();
+    drop(r);
+    assert!(reg.is_lost(), "dropping the registry fires lost()");
+    // Nothing was released: the name stays held until Consul expires the session.
+    assert!(observer.whereis("orphan").await.unwrap().is_some());
+    drop(reg);
+    consuela_testkit::wait_for(
+        SOON * 6,
+        "the session expires and the name is freed",
+        || observer.whereis("orphan"),
+        |o| matches!(o, Ok(None)),
+    )
+    .await;
+    observer.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn panicking_handlers_never_stop_the_registry() {
+    let cluster = Cluster::start().await;
+    let r = Registry::builder(cluster.config(0, &namespace("panic")))
+        .pulse(|_: &Event| panic!("a broken handler"))
+        .start()
+        .await
+        .unwrap();
+    let reg = r.register("fine", Owner::default()).await.unwrap();
+    wait_until(SOON, "a renew passes through the handler", || async { r.pulse_panics() >= 3 }).await;
+    assert_eq!(r.state(), State::Running);
+    reg.unregister().await.unwrap();
+    r.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
