@@ -160,10 +160,8 @@ impl Client {
             hold,
             dc,
         } = call;
-        if dc {
-            if let Some(datacenter) = &self.inner.datacenter {
-                query.pair("dc", datacenter);
-            }
+        if let Some(datacenter) = self.inner.datacenter.as_deref().filter(|_| dc) {
+            query.pair("dc", datacenter);
         }
         let mut url = String::with_capacity(self.inner.base.len() + path.len() + 32);
         url.push_str(&self.inner.base);
@@ -344,5 +342,162 @@ impl Response {
     /// Decodes a `true`/`false` body.
     pub(crate) fn bool(&self) -> Result<bool, Error> {
         self.json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use consuela_wire::{Index, SessionId};
+    use futures_util::future::BoxFuture;
+
+    use super::*;
+    use crate::PutOptions;
+    use crate::transport::TransportError;
+
+    /// Records requests and answers from a script.
+    #[derive(Debug, Default)]
+    struct Scripted {
+        requests: Mutex<Vec<HttpRequest>>,
+        answers: Mutex<Vec<(u16, Vec<(&'static str, &'static str)>, &'static str)>>,
+    }
+
+    #[derive(Debug, Clone)]
+    struct Shared(Arc<Scripted>);
+
+    impl Transport for Shared {
+        fn send(
+            &self,
+            request: HttpRequest,
+        ) -> BoxFuture<'static, Result<HttpResponse, TransportError>> {
+            self.0.requests.lock().unwrap().push(request);
+            let (status, headers, body) = self.0.answers.lock().unwrap().remove(0);
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(name, HeaderValue::from_static(value));
+            }
+            let response = HttpResponse::new(
+                StatusCode::from_u16(status).unwrap(),
+                map,
+                Bytes::from_static(body.as_bytes()),
+            );
+            Box::pin(async move { Ok(response) })
+        }
+    }
+
+    fn scripted(
+        config: ClientConfig,
+        answers: Vec<(u16, Vec<(&'static str, &'static str)>, &'static str)>,
+    ) -> (Client, Arc<Scripted>) {
+        let script = Arc::new(Scripted {
+            requests: Mutex::default(),
+            answers: Mutex::new(answers),
+        });
+        let client = Client::with_transport(config, Shared(script.clone())).unwrap();
+        (client, script)
+    }
+
+    #[tokio::test]
+    async fn requests_carry_token_dc_and_extended_timeouts() {
+        let config = ClientConfig::new("127.0.0.1:8500/consul/")
+            .token("secret")
+            .datacenter("dc9")
+            .request_timeout(Duration::from_secs(2));
+        let (client, script) = scripted(
+            config,
+            vec![
+                (200, vec![("X-Consul-Index", "12")], "[]"),
+                (200, vec![], "true\n"),
+                (200, vec![], ""),
+            ],
+        );
+        let got = client
+            .kv()
+            .list(
+                "a b/",
+                QueryOptions::blocking(Index(11), Duration::from_secs(16)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.index, Index(12));
+        let session = SessionId::new("s 1");
+        let opts = PutOptions {
+            flags: 3,
+            acquire: Some(session),
+            ..PutOptions::default()
+        };
+        assert!(client.kv().put("a", &b"v"[..], opts).await.unwrap());
+        client
+            .agent()
+            .pass_check(&"service:web".into(), Some("ok & fine"))
+            .await
+            .unwrap();
+
+        let requests = script.requests.lock().unwrap();
+        let list = &requests[0];
+        assert_eq!(list.method, Method::GET);
+        assert_eq!(
+            list.url.as_str(),
+            "http://127.0.0.1:8500/consul/v1/kv/a%20b/?recurse&index=11&wait=16000ms&dc=dc9"
+        );
+        assert_eq!(list.timeout, Duration::from_secs(2 + 17));
+        let token = list.headers.get("x-consul-token").unwrap();
+        assert_eq!(token, "secret");
+        assert!(token.is_sensitive());
+        let put = &requests[1];
+        assert_eq!(
+            put.url.as_str(),
+            "http://127.0.0.1:8500/consul/v1/kv/a?flags=3&acquire=s%201&dc=dc9"
+        );
+        assert_eq!(put.body.as_deref(), Some(&b"v"[..]));
+        assert_eq!(put.timeout, Duration::from_secs(2));
+        let pass = &requests[2];
+        assert_eq!(
+            pass.url.as_str(),
+            "http://127.0.0.1:8500/consul/v1/agent/check/pass/service%3Aweb?note=ok%20%26%20fine",
+            "agent endpoints take no dc"
+        );
+    }
+
+    #[tokio::test]
+    async fn unexpected_answers_become_typed_errors() {
+        let (client, _) = scripted(
+            ClientConfig::default(),
+            vec![
+                (418, vec![], "teapot"),
+                (200, vec![], "not json"),
+                (301, vec![("Location", "/v1/kv/a")], ""),
+                (503, vec![], "unavailable"),
+            ],
+        );
+        let error = client.status().leader().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UnexpectedStatus);
+        assert_eq!(error.consul_message(), Some("teapot"));
+        let error = client.status().leader().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Decode);
+        assert_eq!(error.outcome(), Outcome::Unknown);
+        assert!(std::error::Error::source(&error).is_some());
+        let error = client
+            .kv()
+            .delete("a", crate::DeleteOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UnexpectedStatus);
+        let error = client
+            .session()
+            .destroy(&SessionId::new("x"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        assert_eq!(error.outcome(), Outcome::Failed);
+        assert_eq!(error.request(), Some("PUT /v1/session/destroy/x"));
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let client = Client::new(ClientConfig::default().token("hunter2")).unwrap();
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
     }
 }

@@ -91,7 +91,6 @@ impl fmt::Debug for RequestHook {
 /// are shortcuts. The library never reads the environment unless asked to through
 /// [`ClientConfig::from_env`].
 #[derive(Clone)]
-#[non_exhaustive]
 pub struct ClientConfig {
     /// Agent address: `http://host:port`, `https://host:port`, or `host:port` (taken as `http`).
     /// Default [`DEFAULT_ADDRESS`].

@@ -31,7 +31,6 @@ use crate::query::{Consistency, QueryOptions, QueryResponse};
 
 /// Settings of a [`watch`] loop. Defaults are documented per field.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
 pub struct WatchConfig {
     /// Longest time one blocking request waits server-side. Keep it at most the session TTL
     /// when the watch guards ownership, so a partition is noticed within a bounded time.
@@ -67,6 +66,14 @@ impl WatchConfig {
     #[must_use]
     pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
+        self
+    }
+
+    /// Sets the error back-off bounds.
+    #[must_use]
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff_initial = initial;
+        self.backoff_max = max;
         self
     }
 
