@@ -495,6 +495,22 @@ mod tests {
     }
 
     #[test]
+    fn bad_ca_and_address_are_config_errors() {
+        let mut config = ClientConfig::new("https://127.0.0.1:8501");
+        config.tls.ca_pem = Some(b"not a certificate".to_vec());
+        let error = Client::new(config).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+        let mut config = ClientConfig::new("https://127.0.0.1:8501");
+        config.tls.ca_file = Some("/nonexistent/consuela-ca.pem".into());
+        let error = Client::new(config).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+        let error = Client::new(ClientConfig::new("ftp://x")).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        let error = Client::new(ClientConfig::new("http://x").token("bad\ntoken")).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+    }
+
+    #[test]
     fn debug_is_redacted() {
         let client = Client::new(ClientConfig::default().token("hunter2")).unwrap();
         let debug = format!("{client:?}");
