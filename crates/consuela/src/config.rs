@@ -102,6 +102,19 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}:8500", self.nodename))
     }
 
+    /// This member's name: [`Config::member`], or `<hostname>-<pid>`.
+    pub fn member_name(&self) -> String {
+        self.member.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+                .map(|h| h.trim().to_owned())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+
     /// The session name: [`SessionConfig::name`], or the namespace.
     pub fn session_name(&self) -> &str {
         self.session.name.as_deref().unwrap_or(&self.namespace)

@@ -26,6 +26,10 @@ pub enum Component {
     Keeper,
     /// The zombie reaper.
     Reaper,
+    /// Cluster singletons.
+    Singleton,
+    /// Presence and discovery.
+    Discovery,
 }
 
 /// Something a component did.
@@ -135,6 +139,60 @@ pub enum Event {
         /// The next attempt, or `None` when the policy gave up.
         retry_in: Option<Duration>,
     },
+    /// This member took the lead of a singleton and started its future.
+    LeaderStarted {
+        /// The singleton's name.
+        name: Name,
+        /// The registration's fencing token.
+        fencing_token: u64,
+    },
+    /// This member's singleton future stopped (ended, stopped or lost).
+    LeaderStopped {
+        /// The singleton's name.
+        name: Name,
+    },
+    /// A takeover attempt was refused (lock-delay, Consul trouble) and will
+    /// be retried.
+    TakeoverDeferred {
+        /// The singleton's name.
+        name: Name,
+        /// When the next attempt comes.
+        retry_in: Duration,
+    },
+    /// This member stopped competing for a singleton.
+    SingletonStopped {
+        /// The singleton's name.
+        name: Name,
+    },
+    /// A presence was registered with Consul.
+    PresenceStarted {
+        /// The service name.
+        service: String,
+        /// The check id.
+        check: String,
+    },
+    /// Consul's TCP check reached our presence listener.
+    PresenceChecked {
+        /// The service name.
+        service: String,
+        /// Who connected.
+        peer: std::net::SocketAddr,
+    },
+    /// A member of a discovered service became live.
+    MemberUp {
+        /// The member.
+        member: crate::discovery::Member,
+    },
+    /// A member of a discovered service left or went unhealthy.
+    MemberDown {
+        /// The member.
+        member: crate::discovery::Member,
+    },
+    /// A discovery read failed; the watch backs off and goes on.
+    DiscoveryFailed {
+        /// Why.
+        error: Error,
+    },
     /// The registry fail-stopped: every `lost()` fired.
     Lost {
         /// Why.
@@ -154,6 +212,15 @@ impl Event {
             Self::ZombieEnqueued { .. } | Self::ZombieReaped { .. } | Self::ReapFailed { .. } => {
                 Component::Reaper
             }
+            Self::LeaderStarted { .. }
+            | Self::LeaderStopped { .. }
+            | Self::TakeoverDeferred { .. }
+            | Self::SingletonStopped { .. } => Component::Singleton,
+            Self::PresenceStarted { .. }
+            | Self::PresenceChecked { .. }
+            | Self::MemberUp { .. }
+            | Self::MemberDown { .. }
+            | Self::DiscoveryFailed { .. } => Component::Discovery,
             _ => Component::Registry,
         }
     }

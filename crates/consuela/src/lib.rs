@@ -50,26 +50,32 @@
 //!   queue depth and losses through the `metrics` facade.
 
 pub mod config;
+mod discovery;
 mod error;
 pub mod event;
 mod keeper;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod name;
+mod presence;
 mod reaper;
 mod record;
 mod registry;
 mod retry;
+mod singleton;
 mod watch;
 
 pub use config::{Config, ConfigError, Interval, OnLost};
 pub use consuela_client::{Client, ClientConfig, Consistency, WatchConfig};
+pub use discovery::{Discovery, DiscoveryConfig, Member, Members};
 pub use error::{Error, ErrorKind, LostReason};
 pub use event::{Component, Event, Pulse, TracingPulse};
 pub use name::{MAX_NAME_LEN, Name, NameError};
+pub use presence::{MEMBER_META_KEY, Presence, PresenceCheck, PresenceConfig};
 pub use record::{Owner, ProcessId, RECORD_VERSION, Registered};
 pub use registry::{Registration, Registry, RegistryBuilder, SpawnHandle, State};
 pub use retry::{Retry, RetryPolicy, Strategy};
+pub use singleton::{Leadership, SingletonConfig, SingletonHandle, StopReason};
 pub use watch::{Change, RegistryWatch};
 
 /// The exit code of a process ended by [`OnLost::Exit`] (`EX_SOFTWARE`).

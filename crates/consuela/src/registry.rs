@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use consuela_client::{Client, ClientConfig, Consistency, TlsConfig, WatchConfig};
-use consuela_wire::{Behavior, SessionRequest};
+use consuela_wire::{Behavior, CheckId, ServiceCheckRef, SessionRequest};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::{Instant, timeout};
@@ -53,7 +53,9 @@ const SHUTDOWN_CONCURRENCY: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Registry {
     inner: Arc<Inner>,
-    _alive: Arc<Alive>,
+    /// `None` in the internal handles of background components, so that they
+    /// do not keep the registry alive.
+    _alive: Option<Arc<Alive>>,
 }
 
 /// Fail-stops the registry when the last [`Registry`] handle goes.
@@ -150,7 +152,7 @@ impl RegistryBuilder {
         };
         let client = Client::new(client_config).map_err(from_client)?;
         let keys = KeySpace::new(&config.namespace)?;
-        let member = config.member.clone().unwrap_or_else(default_member);
+        let member = config.member_name();
 
         let request = SessionRequest {
             name: Some(config.session_name().to_owned()),
@@ -158,8 +160,7 @@ impl RegistryBuilder {
             ttl: Some(crate::config::duration::format(config.session.ttl)),
             lock_delay: Some(consuela_wire::GoDuration::from_std(config.session.lock_delay)),
             behavior: Some(Behavior::Delete),
-            checks: Some(config.session.checks.iter().map(|c| c.as_str().into()).collect()),
-            ..SessionRequest::default()
+            ..session_checks(&config.session.checks)
         };
         let sent = Instant::now();
         let session = client
@@ -226,7 +227,7 @@ impl RegistryBuilder {
             }
         });
         Ok(Registry {
-            _alive: Arc::new(Alive(inner.clone())),
+            _alive: Some(Arc::new(Alive(inner.clone()))),
             inner,
         })
     }
@@ -253,6 +254,19 @@ impl Registry {
     /// As [`RegistryBuilder::start`].
     pub async fn start(config: Config) -> Result<Self, Error> {
         Self::builder(config).start().await
+    }
+
+    /// A handle for background components that does not keep the registry
+    /// alive (dropping every user handle still counts as a crash).
+    pub(crate) fn downgrade(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _alive: None,
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
     }
 
     /// This member's name, stored with every registration.
@@ -662,6 +676,18 @@ impl std::fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 impl Inner {
+    pub(crate) fn spawned(&self) -> &TaskTracker {
+        &self.spawned
+    }
+
+    pub(crate) fn pulses(&self) -> &Pulses {
+        &self.pulses
+    }
+
+    pub(crate) fn key(&self, name: &Name) -> String {
+        self.keys.key(name)
+    }
+
     /// Why the registry stopped guaranteeing names, as the error calls answer.
     pub(crate) fn lost_reason(&self) -> Error {
         self.check_running()
@@ -723,7 +749,7 @@ impl Inner {
 
     /// Decodes a listed entry; `None` for free keys, foreign values and our
     /// own dead registrations.
-    fn decode(&self, name: &Name, entry: &consuela_wire::KvEntry) -> Option<Registered> {
+    pub(crate) fn decode(&self, name: &Name, entry: &consuela_wire::KvEntry) -> Option<Registered> {
         entry.session.as_ref()?;
         let record = Record::decode(entry.value.as_deref()?).ok()?;
         if self.is_dead_local(name, &record, entry) {
@@ -815,6 +841,35 @@ impl Inner {
     }
 }
 
+/// The check fields of the session request, readable by every Consul version.
+///
+/// No checks: `Checks: []`, which every version reads as "no checks at all"
+/// (in particular no `serfHealth`). Bound to service checks: 1.0-1.6 read
+/// `Checks`; 1.7+ apply their fix-up rules, under which an empty
+/// `NodeChecks` clears `Checks` and leaves exactly `ServiceChecks`.
+fn session_checks(checks: &[String]) -> SessionRequest {
+    let ids: Vec<CheckId> = checks.iter().map(|c| CheckId::new(c.as_str())).collect();
+    if ids.is_empty() {
+        return SessionRequest {
+            checks: Some(Vec::new()),
+            ..SessionRequest::default()
+        };
+    }
+    SessionRequest {
+        service_checks: Some(
+            ids.iter()
+                .map(|id| ServiceCheckRef {
+                    id: id.clone(),
+                    ..ServiceCheckRef::default()
+                })
+                .collect(),
+        ),
+        node_checks: Some(Vec::new()),
+        checks: Some(ids),
+        ..SessionRequest::default()
+    }
+}
+
 fn client_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new(config.consul_url());
     c.token = config.consul.token.clone().map(Into::into);
@@ -827,15 +882,4 @@ fn client_config(config: &Config) -> ClientConfig {
         ..TlsConfig::default()
     };
     c
-}
-
-/// `<hostname>-<pid>`.
-fn default_member() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{host}-{}", std::process::id())
 }

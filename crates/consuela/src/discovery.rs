@@ -1,0 +1,192 @@
+//! Discovery: the live members of a Consul service, via blocking queries on
+//! `/v1/health/service/<service>?passing`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use consuela_client::{Client, WatchConfig};
+use consuela_wire::HealthServiceEntry;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::duration;
+use crate::event::{Event, Pulse, Pulses};
+use crate::presence::MEMBER_META_KEY;
+use crate::registry::consul::from_client;
+
+/// What to discover.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// The Consul service name.
+    pub service: String,
+    /// Only instances carrying every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Longest blocking query (honoured, unlike the original's intervals).
+    /// Default 30 s.
+    #[serde(default = "default_wait", with = "duration")]
+    pub wait: Duration,
+}
+
+fn default_wait() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl DiscoveryConfig {
+    /// Discover every passing instance of `service`.
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            tags: Vec::new(),
+            wait: default_wait(),
+        }
+    }
+}
+
+/// One live instance of the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The service instance id.
+    pub id: String,
+    /// The consuela member name from the service meta, when it is one of ours.
+    pub member: Option<String>,
+    /// The Consul node it runs on.
+    pub node: String,
+    /// The service address (or the node's when the service has none).
+    pub address: String,
+    /// The service port.
+    pub port: u16,
+    /// The service tags.
+    pub tags: Vec<String>,
+    /// The service meta.
+    pub meta: BTreeMap<String, String>,
+}
+
+/// The live members, by service instance id.
+pub type Members = BTreeMap<String, Member>;
+
+/// A running discovery. Dropping it stops the watch.
+#[derive(Debug)]
+pub struct Discovery {
+    members: watch::Receiver<Members>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Discovery {
+    /// Starts watching. Events ([`Event::MemberUp`], [`Event::MemberDown`])
+    /// go to `pulse`; the member set is on [`members`](Self::members).
+    ///
+    /// Must be called within a Tokio runtime.
+    pub fn start(client: Client, config: DiscoveryConfig, pulse: impl Pulse) -> Self {
+        let mut pulses = Pulses::default();
+        pulses.add(None, Arc::new(pulse));
+        let (tx, rx) = watch::channel(Members::new());
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(run(client, config, pulses, tx, stop.clone()));
+        tasks.close();
+        Self {
+            members: rx,
+            stop,
+            tasks,
+        }
+    }
+
+    /// A receiver of the member set; it sees every change.
+    pub fn members(&self) -> watch::Receiver<Members> {
+        self.members.clone()
+    }
+
+    /// Stops the watch and waits for it.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        self.tasks.wait().await;
+    }
+}
+
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn run(
+    client: Client,
+    config: DiscoveryConfig,
+    pulses: Pulses,
+    tx: watch::Sender<Members>,
+    stop: CancellationToken,
+) {
+    let first_tag = config.tags.first().cloned();
+    let service = config.service.clone();
+    let watch_client = client.clone();
+    let mut answers = consuela_client::watch(WatchConfig::default().wait(config.wait), move |opts| {
+        let client = watch_client.clone();
+        let service = service.clone();
+        let tag = first_tag.clone();
+        async move { client.health().service(&service, tag.as_deref(), true, opts).await }
+    });
+    loop {
+        let answer = tokio::select! {
+            () = stop.cancelled() => return,
+            answer = answers.next() => match answer {
+                Some(answer) => answer,
+                None => return,
+            },
+        };
+        match answer {
+            Ok(answer) => {
+                let now = members(answer.value, &config.tags);
+                let before = tx.borrow().clone();
+                for (id, member) in &now {
+                    if !before.contains_key(id) {
+                        pulses.emit(Event::MemberUp { member: member.clone() });
+                    }
+                }
+                for (id, member) in &before {
+                    if !now.contains_key(id) {
+                        pulses.emit(Event::MemberDown { member: member.clone() });
+                    }
+                }
+                tx.send_if_modified(|m| {
+                    let changed = *m != now;
+                    *m = now;
+                    changed
+                });
+            }
+            Err(e) => pulses.emit(Event::DiscoveryFailed { error: from_client(e) }),
+        }
+    }
+}
+
+/// Passing instances carrying every tag.
+fn members(entries: Vec<HealthServiceEntry>, tags: &[String]) -> Members {
+    entries
+        .into_iter()
+        .filter(|e| e.is_passing() && tags.iter().all(|t| e.service.tags.contains(t)))
+        .map(|e| {
+            let meta = e.service.meta.unwrap_or_default();
+            let address = if e.service.address.is_empty() {
+                e.node.address
+            } else {
+                e.service.address
+            };
+            let member = Member {
+                id: e.service.id.to_string(),
+                member: meta.get(MEMBER_META_KEY).cloned(),
+                node: e.node.node.to_string(),
+                address,
+                port: e.service.port,
+                tags: e.service.tags,
+                meta,
+            };
+            (member.id.clone(), member)
+        })
+        .collect()
+}

@@ -1,0 +1,362 @@
+//! Cluster singletons: exactly one member at a time runs a future.
+//!
+//! Every member that calls [`Registry::singleton`](crate::Registry::singleton)
+//! competes for one name. The winner runs `factory()`'s future while it holds
+//! the name; the others stand by, watching the key with blocking queries (not
+//! polling), and try to take over the moment it is free. When the leader's
+//! future ends its name is released and the member stands by again; when its
+//! ownership is lost the future is dropped first.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use consuela_client::WatchConfig;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::duration;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::name::Name;
+use crate::record::{Owner, Registered, rfc3339};
+use crate::registry::Registry;
+use crate::retry::RetryPolicy;
+
+/// How a member behaves while it cannot lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SingletonConfig {
+    /// Back-off between takeover attempts refused by lock-delay or by an
+    /// unreachable Consul. Default, as the original: exponential 1, 2, 4, 5,
+    /// 5 … s for about 30 s.
+    #[serde(default = "default_retry")]
+    pub retry: RetryPolicy,
+    /// Stop (instead of retrying at the policy's cap) once `retry` is exhausted.
+    #[serde(default)]
+    pub give_up: bool,
+    /// Longest blocking query while standing by. Default 30 s.
+    #[serde(default = "default_wait", with = "duration")]
+    pub watch_wait: Duration,
+}
+
+fn default_retry() -> RetryPolicy {
+    RetryPolicy::exponential(Duration::from_secs(1), 2.0, Duration::from_secs(5))
+        .max_total_timeout(Duration::from_secs(30))
+}
+
+fn default_wait() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for SingletonConfig {
+    fn default() -> Self {
+        Self {
+            retry: default_retry(),
+            give_up: false,
+            watch_wait: default_wait(),
+        }
+    }
+}
+
+/// What this member is doing for a singleton.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Leadership {
+    /// Competing for the name for the first time.
+    Starting,
+    /// Running the future.
+    Leader {
+        /// When this member took the lead (RFC 3339).
+        since: String,
+        /// The registration's fencing token.
+        fencing_token: u64,
+    },
+    /// Standing by.
+    Standby {
+        /// The current leader, when known.
+        leader: Option<Registered>,
+    },
+    /// No longer competing.
+    Stopped(StopReason),
+}
+
+/// Why a singleton stopped competing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// [`SingletonHandle::stop`] was called.
+    Requested,
+    /// The registry lost its session or shut down.
+    Registry(String),
+    /// The retry policy ran out and `give_up` was set.
+    RetriesExhausted,
+}
+
+/// Controls one member's participation in a singleton.
+#[derive(Debug)]
+pub struct SingletonHandle {
+    state: watch::Receiver<Leadership>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SingletonHandle {
+    /// The current leadership state.
+    pub fn leadership(&self) -> Leadership {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver of every leadership change.
+    pub fn subscribe(&self) -> watch::Receiver<Leadership> {
+        self.state.clone()
+    }
+
+    /// Whether this member leads right now.
+    pub fn is_leader(&self) -> bool {
+        matches!(*self.state.borrow(), Leadership::Leader { .. })
+    }
+
+    /// Stops competing: a running future is dropped and the name released.
+    /// Returns once that has happened.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the stop is requested at once; cancelling only stops the wait.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for SingletonHandle {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub(crate) fn start<F, Fut>(
+    registry: Registry,
+    name: Name,
+    owner: Owner,
+    config: SingletonConfig,
+    factory: F,
+) -> SingletonHandle
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = watch::channel(Leadership::Starting);
+    let stop = CancellationToken::new();
+    // On the registry's tracker of user futures, so that a shutdown stops
+    // the leader's future before it releases the name.
+    let tracker = registry.inner().spawned().clone();
+    let run = Run {
+        registry,
+        name,
+        owner,
+        config,
+        state: Arc::new(tx),
+        stop: stop.clone(),
+    };
+    let task = tracker.spawn(run.run(factory));
+    SingletonHandle {
+        state: rx,
+        stop,
+        task,
+    }
+}
+
+struct Run {
+    registry: Registry,
+    name: Name,
+    owner: Owner,
+    config: SingletonConfig,
+    state: Arc<watch::Sender<Leadership>>,
+    stop: CancellationToken,
+}
+
+impl Run {
+    async fn run<F, Fut>(self, mut factory: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let reason = self.compete(&mut factory).await;
+        self.registry.inner().pulses().emit(Event::SingletonStopped {
+            name: self.name.clone(),
+        });
+        self.state.send_replace(Leadership::Stopped(reason));
+    }
+
+    async fn compete<F, Fut>(&self, factory: &mut F) -> StopReason
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let mut retry = self.config.retry.start();
+        let mut failing_since: Option<Instant> = None;
+        // When the standby last saw the name become free, to aim its first
+        // attempt after a lock-delay at the moment the delay ends.
+        let mut freed_at: Option<Instant> = None;
+        loop {
+            if self.stop.is_cancelled() {
+                return StopReason::Requested;
+            }
+            let attempt = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return StopReason::Requested,
+                attempt = self.registry.register(&self.name, self.owner.clone()) => attempt,
+            };
+            match attempt {
+                Ok(registration) => {
+                    retry.reset();
+                    failing_since = None;
+                    freed_at = None;
+                    let fencing_token = registration.fencing_token();
+                    self.state.send_replace(Leadership::Leader {
+                        since: rfc3339(SystemTime::now()),
+                        fencing_token,
+                    });
+                    self.registry.inner().pulses().emit(Event::LeaderStarted {
+                        name: self.name.clone(),
+                        fencing_token,
+                    });
+                    let future = factory();
+                    let ended = tokio::select! {
+                        biased;
+                        () = registration.lost() => None,
+                        () = self.stop.cancelled() => Some(false),
+                        () = future => Some(true),
+                    };
+                    // The future is dropped here, before the name is released.
+                    self.registry.inner().pulses().emit(Event::LeaderStopped {
+                        name: self.name.clone(),
+                    });
+                    match ended {
+                        None => {
+                            drop(registration);
+                            return StopReason::Registry(self.registry.inner().lost_reason().to_string());
+                        }
+                        Some(finished) => {
+                            let _ = registration.unregister().await;
+                            if !finished {
+                                return StopReason::Requested;
+                            }
+                            // Leave the others a chance before competing again.
+                            self.state.send_replace(Leadership::Standby { leader: None });
+                            tokio::select! {
+                                () = self.stop.cancelled() => return StopReason::Requested,
+                                () = sleep(self.config.retry.delay) => {}
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.is_conflict() => {
+                    retry.reset();
+                    failing_since = None;
+                    let leader = e.owner().cloned();
+                    self.state.send_replace(Leadership::Standby { leader });
+                    match self.await_free().await {
+                        Some(at) => freed_at = Some(at),
+                        None => return StopReason::Requested,
+                    }
+                }
+                Err(e) if e.is_fatal() => return StopReason::Registry(e.to_string()),
+                Err(e) => {
+                    // Lock-delay or Consul trouble: back off.
+                    let now = Instant::now();
+                    let since = *failing_since.get_or_insert(now);
+                    let wait = match retry.next_wait(now - since) {
+                        Some(wait) => wait,
+                        None if self.config.give_up => return StopReason::RetriesExhausted,
+                        None => self.config.retry.max_delay.unwrap_or(self.config.retry.delay),
+                    };
+                    let wait = match (e.kind(), freed_at) {
+                        (ErrorKind::LockDelay, Some(freed)) => {
+                            let lock_free = freed + self.registry.config().session.lock_delay + LOCK_DELAY_SLACK;
+                            match lock_free.checked_duration_since(now) {
+                                Some(until) if !until.is_zero() => wait.min(until),
+                                _ => wait,
+                            }
+                        }
+                        _ => wait,
+                    };
+                    self.registry.inner().pulses().emit(Event::TakeoverDeferred {
+                        name: self.name.clone(),
+                        retry_in: wait,
+                    });
+                    tokio::select! {
+                        () = self.stop.cancelled() => return StopReason::Requested,
+                        () = sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Blocks (with blocking queries) until the name has no owner. Returns
+    /// when it saw it free, or `None` when stopped.
+    async fn await_free(&self) -> Option<Instant> {
+        let key = self.registry.inner().key(&self.name);
+        let config = WatchConfig::default().wait(self.config.watch_wait);
+        let mut answers = self.registry.client().kv().watch(&key, config);
+        loop {
+            let answer = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return None,
+                () = self.registry.lost() => return Some(Instant::now()),
+                answer = answers.next() => answer?,
+            };
+            if let Ok(answer) = answer {
+                let free = answer.value.as_ref().is_none_or(|e| e.session.is_none());
+                if free {
+                    return Some(Instant::now());
+                }
+                if let Some(leader) = answer
+                    .value
+                    .as_ref()
+                    .and_then(|e| self.registry.inner().decode(&self.name, e))
+                {
+                    self.state.send_if_modified(|s| {
+                        let changed = !matches!(s, Leadership::Standby { leader: Some(l) } if l.fencing_token == leader.fencing_token);
+                        if changed {
+                            *s = Leadership::Standby { leader: Some(leader.clone()) };
+                        }
+                        changed
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// How long after the expected end of a lock-delay a standby tries again.
+const LOCK_DELAY_SLACK: Duration = Duration::from_millis(50);
+
+impl Registry {
+    /// Joins the competition for the singleton `name`: on every member that
+    /// calls this, exactly one at a time runs `factory()`'s future.
+    ///
+    /// Must be called within a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidName`] for a bad name.
+    pub fn singleton<F, Fut>(
+        &self,
+        name: impl AsRef<str>,
+        owner: Owner,
+        config: SingletonConfig,
+        factory: F,
+    ) -> Result<SingletonHandle, Error>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let name = Name::new(name)?;
+        Ok(start(self.downgrade(), name, owner, config, factory))
+    }
+}
