@@ -1,1 +1,104 @@
-//! Placeholder.
+//! A faithful single-node Consul for tests and local development.
+//!
+//! `consuela-devserver` speaks the subset of the Consul HTTP API that consuela
+//! uses — sessions, KV with locks, `/v1/txn`, blocking queries, agent
+//! services and checks, catalog, health, status — and answers byte for byte
+//! like a Consul 1.0.8 dev agent (the conformance transcripts in
+//! `shared/consul-conformance` are the reference). Start one inside a test:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), consuela_devserver::Error> {
+//! use consuela_devserver::{DevServer, DevServerConfig};
+//! let server = DevServer::bind(DevServerConfig::fast(), "127.0.0.1:0".parse().unwrap()).await?;
+//! let base = server.url(); // http://127.0.0.1:PORT
+//! // ... point a client at `base` ...
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! or test handlers without a socket through [`router`] and
+//! `tower::ServiceExt::oneshot`.
+//!
+//! # Behaviour
+//!
+//! - One global Raft-like index; every write (a KV op, a txn, a session
+//!   create/destroy, an invalidation, a check status change) is one atomic step
+//!   at the next index. Table indexes (KV incl. tombstones, sessions, catalog)
+//!   feed `X-Consul-Index` as in Consul. Deleted keys leave tombstones so prefix
+//!   indexes never go backwards.
+//! - Blocking queries honour `index`/`wait` (default 5 min, max 10 min, plus up
+//!   to wait/16 of jitter) and wake only on changes to what they read.
+//! - Session TTLs expire at `last renew + TTL × session_ttl_multiplier`;
+//!   invalidation (destroy, TTL, a bound check going critical or deregistered)
+//!   releases or deletes held keys per `Behavior` and starts a lock-delay of
+//!   `min(LockDelay, lock_delay_max)` on each.
+//! - Agent TTL checks really expire (`TTL expired (last output before timeout
+//!   follows): ...`); TCP checks really dial; HTTP checks really GET (plain
+//!   `http://` only). Script checks are refused.
+//! - ACL mode ([`DevServerConfig::acl_token`]): every `/v1/` call except
+//!   `/v1/status/*` needs the management token, else 403 `ACL not found`
+//!   (wrong token) or `Permission denied` (none). Tokens are never logged.
+//!
+//! # Test-only endpoints
+//!
+//! Not part of Consul; never ACL-protected. Each has a method on
+//! [`ServerState`] (and [`DevServer`]) for in-process tests.
+//!
+//! | Request | Effect | Handle method |
+//! |---|---|---|
+//! | `PUT /_dev/session/invalidate/:id` | invalidate the session now, as a TTL expiry would; `true`/`false` | [`ServerState::invalidate_session`] |
+//! | `PUT /_dev/fault/no-leader` | every `/v1/` request answers 500 `No cluster leader` | [`ServerState::set_no_leader`]`(None)` |
+//! | `PUT /_dev/fault/no-leader?count=N` | the next N `/v1/` requests do | [`ServerState::set_no_leader`]`(Some(n))` |
+//! | `DELETE /_dev/fault/no-leader` | stop | [`ServerState::clear_no_leader`] |
+//! | `PUT /_dev/fault/latency?ms=N` | delay every `/v1/` response by N ms (0 or `DELETE` clears) | [`ServerState::set_latency`] |
+//! | `PUT /_dev/ttl/pause`, `PUT /_dev/ttl/resume` | stop / restart session- and check-TTL expiry (overdue ones fire on resume) | [`ServerState::pause_ttl`] |
+//! | `PUT /_dev/fault/reset` | clear no-leader, latency and a TTL pause | [`ServerState::reset_faults`] |
+//! | `GET /_dev/state` | the whole state as JSON | [`ServerState::dump`] |
+//!
+//! # Known differences from Consul 1.0.8
+//!
+//! - Keys whose percent-decoded bytes are not UTF-8 are refused with 400 (Go
+//!   strings may hold any bytes; Rust strings may not).
+//! - A plain PUT or a lock re-acquire that changes nothing does not bump
+//!   `ModifyIndex` (newer Consul's behaviour; 1.0.8 rewrote the entry).
+//! - Tombstones are kept until the key is written again (Consul reaps them
+//!   after 15 min).
+//! - Sessions are returned in the 1.0.8 shape (effective checks in `Checks`);
+//!   `NodeChecks`/`ServiceChecks` are accepted on create.
+//! - All conformance scenarios pass; none is excluded.
+//!
+//! # Layout
+//!
+//! - `config.rs` — [`DevServerConfig`] and its defaults.
+//! - `server.rs` — [`DevServer`]: accept loop (hyper HTTP/1.1 with Go-style
+//!   header case), graceful shutdown through a `CancellationToken` and a
+//!   `TaskTracker`.
+//! - `state.rs` — [`ServerState`]: the single mutex, the `Locked` guard that
+//!   ends writes and wakes watchers, the timer task; `state/index.rs` (global
+//!   and table indexes), `state/kv.rs` (entries, tombstones, lock-delays),
+//!   `state/txn.rs` (every KV op, single or in a txn, over an overlay with
+//!   rollback), `state/session.rs` (create/renew/invalidate, id rules),
+//!   `state/catalog.rs` (nodes, services, checks), `state/watch.rs`
+//!   (per-key/prefix/table wake-ups), `state/dump.rs` (dump + invariants).
+//! - `http.rs` — [`router`], dispatch, response helpers, the blocking-query
+//!   loop; `http/mux.rs` (Go ServeMux routing), `http/query.rs`,
+//!   `http/gojson.rs` (Go JSON / mapstructure error texts), `http/sniff.rs`
+//!   (Go content sniffing for `?raw`), and one module per endpoint group.
+//! - `checks.rs` — TCP/HTTP check runners.
+
+mod checks;
+mod config;
+mod error;
+mod gostr;
+// Handlers return `Result<_, Response>` to early-return a finished error
+// response; it is the cold path, so the large `Err` is not worth boxing.
+#[allow(clippy::result_large_err)]
+mod http;
+mod server;
+mod state;
+
+pub use config::DevServerConfig;
+pub use error::Error;
+pub use http::router;
+pub use server::DevServer;
+pub use state::ServerState;

@@ -1,0 +1,401 @@
+//! The HTTP surface: [`router`] turns a [`ServerState`] into an axum
+//! `Router` whose single fallback handler reproduces Consul 1.0.8's mux,
+//! headers and error texts.
+
+mod agent;
+mod catalog;
+mod dev;
+mod gojson;
+mod kv;
+mod mux;
+mod query;
+mod session;
+mod sniff;
+mod txn;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::state::watch::Target;
+use crate::state::{Inner, ServerState};
+use mux::{Dispatch, Route};
+use query::{Query, QueryOpts};
+
+/// The dev server's routes, testable with `tower::ServiceExt::oneshot`
+/// without a socket.
+pub fn router(state: ServerState) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// A parsed request as the endpoint handlers see it.
+#[derive(Debug)]
+pub(crate) struct Req {
+    pub(crate) state: ServerState,
+    pub(crate) method: Method,
+    /// The decoded path after the route's pattern (a key, an id, a name).
+    pub(crate) rest: String,
+    pub(crate) query: Query,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    /// The body was larger than the route's limit (only KV PUT gets here
+    /// with that: it reports the overflow after checking its flags).
+    pub(crate) body_too_large: bool,
+}
+
+impl Req {
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+// ------------------------------------------------------------------ responses
+
+/// JSON the way the Consul dev agent writes it: 4-space indent, trailing newline.
+pub(crate) fn json_bytes<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    if v.serialize(&mut ser).is_err() {
+        out.clear();
+        out.extend_from_slice(b"null");
+    }
+    out.push(b'\n');
+    out
+}
+
+pub(crate) fn json_status<T: Serialize + ?Sized>(status: StatusCode, v: &T) -> Response {
+    let mut r = Response::new(Body::from(json_bytes(v)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub(crate) fn json<T: Serialize + ?Sized>(v: &T) -> Response {
+    json_status(StatusCode::OK, v)
+}
+
+/// A plain-text error body (Go's sniffed `text/plain; charset=utf-8`).
+pub(crate) fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+    let mut r = Response::new(Body::from(msg.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+pub(crate) fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
+    text(StatusCode::BAD_REQUEST, msg)
+}
+
+pub(crate) fn server_error(msg: impl Into<String>) -> Response {
+    text(StatusCode::INTERNAL_SERVER_ERROR, msg)
+}
+
+/// Adds the read meta headers: index, known-leader, last-contact, and for
+/// catalog/health the effective consistency.
+pub(crate) fn with_meta(
+    mut r: Response,
+    index: u64,
+    consistency: Option<&'static str>,
+) -> Response {
+    let h = r.headers_mut();
+    h.insert("x-consul-index", HeaderValue::from(index));
+    h.insert("x-consul-knownleader", HeaderValue::from_static("true"));
+    h.insert("x-consul-lastcontact", HeaderValue::from_static("0"));
+    if let Some(c) = consistency {
+        h.insert(
+            "x-consul-effective-consistency",
+            HeaderValue::from_static(c),
+        );
+    }
+    r
+}
+
+/// A 301 as Go's `http.Redirect` writes it (HTML body only for GET/HEAD).
+fn redirect(method: &Method, location: &str) -> Response {
+    let mut r = if *method == Method::GET || *method == Method::HEAD {
+        let body = format!(
+            "<a href=\"{}\">Moved Permanently</a>.\n\n",
+            crate::gostr::html_escape(location)
+        );
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r
+    } else {
+        Response::new(Body::empty())
+    };
+    *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r
+}
+
+// ------------------------------------------------------------------ blocking
+
+/// What a blocking read evaluates to: its body, its index, and whether the
+/// item it looked for exists (for the not-found rule).
+pub(crate) struct Read<T> {
+    pub(crate) value: T,
+    pub(crate) index: u64,
+    pub(crate) found: bool,
+}
+
+/// Runs `eval` as a Consul blocking query: at once when `?index` is absent or
+/// 0; otherwise again on every change of `target` until the result's index
+/// passes `?index` or the wait (with jitter) runs out. A result that was "not
+/// found" on the first pass keeps blocking while it stays not found.
+pub(crate) async fn blocking<T>(
+    state: &ServerState,
+    opts: &QueryOpts,
+    target: Target,
+    mut eval: impl FnMut(&Inner) -> Read<T>,
+) -> Read<T> {
+    if opts.index == 0 {
+        return eval(&state.shared.lock());
+    }
+    let deadline = Instant::now() + opts.timeout(&state.shared.config);
+    let mut first_found = None;
+    let mut stop = false;
+    loop {
+        let notified = {
+            let mut g = state.shared.lock();
+            let r = eval(&g);
+            let was_found = *first_found.get_or_insert(r.found);
+            let changed = r.index > opts.index && (was_found || r.found);
+            if changed || stop || Instant::now() >= deadline {
+                return r;
+            }
+            g.watch.subscribe(&target).notified_owned()
+        };
+        tokio::select! {
+            () = notified => {}
+            () = tokio::time::sleep_until(deadline) => stop = true,
+            () = state.shared.shutdown.cancelled() => stop = true,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ dispatch
+
+fn token_of(headers: &HeaderMap, q: &Query) -> Option<String> {
+    if let Some(t) = q.get("token").filter(|t| !t.is_empty()) {
+        return Some(t.to_owned());
+    }
+    if let Some(t) = headers
+        .get("x-consul-token")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty())
+    {
+        return Some(t.to_owned());
+    }
+    let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    let mut words = auth.split_whitespace();
+    let scheme = words.next()?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        words.next().map(str::to_owned)
+    } else {
+        None
+    }
+}
+
+/// Reads the body up to `limit` bytes; `None` if it is larger.
+async fn read_body(body: Body, limit: usize) -> Option<Bytes> {
+    axum::body::to_bytes(body, limit).await.ok()
+}
+
+async fn handle(State(state): State<ServerState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path().to_owned();
+    let raw_query = parts.uri.query().unwrap_or("").to_owned();
+    if let Some(rest) = raw_path.strip_prefix("/_dev/") {
+        return dev::handle(&state, &parts.method, rest, &Query::parse(&raw_query)).await;
+    }
+    let latency = state.shared.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let path = match mux::decode_path(&raw_path) {
+        Ok(p) => p,
+        Err(msg) => return bad_request(msg),
+    };
+    let (route, methods, rest) = match mux::dispatch(&path, &raw_query) {
+        Dispatch::Route(r, m, rest) => (r, m, rest),
+        Dispatch::Redirect(loc) => return redirect(&parts.method, &loc),
+        Dispatch::NotFound => return empty(StatusCode::NOT_FOUND),
+    };
+    let allow = mux::allow_header(methods);
+    if parts.method == Method::OPTIONS {
+        let mut r = empty(StatusCode::OK);
+        r.headers_mut().insert(
+            ALLOW,
+            HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("OPTIONS")),
+        );
+        return r;
+    }
+    if !methods.contains(&parts.method) {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {} not allowed", parts.method),
+        );
+        r.headers_mut().insert(
+            ALLOW,
+            HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("OPTIONS")),
+        );
+        return r;
+    }
+    let query = Query::parse(&raw_query);
+    if state.shared.faults.take_no_leader() {
+        return server_error("No cluster leader");
+    }
+    let status_route = matches!(route, Route::StatusLeader | Route::StatusPeers);
+    if let Some(acl) = &state.shared.config.acl_token
+        && !status_route
+    {
+        // The token is compared, never logged.
+        match token_of(&parts.headers, &query) {
+            Some(t) if t == *acl => {}
+            Some(_) => return text(StatusCode::FORBIDDEN, "ACL not found"),
+            None => return text(StatusCode::FORBIDDEN, "Permission denied"),
+        }
+    }
+    let cfg = &state.shared.config;
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = match route {
+        Route::Kv => cfg.max_value_size,
+        Route::Txn => cfg.txn_max_req_len,
+        _ => cfg.max_body_size,
+    };
+    let too_large = |n: Option<u64>| match route {
+        Route::Kv => text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Value exceeds {} byte limit", cfg.max_value_size),
+        ),
+        Route::Txn => text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Request body({} bytes) too large, max size: {} bytes. See https://www.consul.io/docs/agent/options.html#txn_max_req_len",
+                n.map_or_else(|| format!(">{limit}"), |n| n.to_string()),
+                limit
+            ),
+        ),
+        _ => text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body too large, max size: {limit} bytes"),
+        ),
+    };
+    // KV reads and deletes ignore bodies; only writes are size-checked here
+    // (the KV PUT handler checks its flags first, as Consul does).
+    let mut body_too_large = false;
+    let body = if parts.method == Method::PUT {
+        let declared_over = declared.is_some_and(|n| n > limit as u64);
+        if declared_over && route != Route::Kv {
+            return too_large(declared);
+        }
+        match if declared_over {
+            None
+        } else {
+            read_body(body, limit).await
+        } {
+            Some(b) => b,
+            None if route == Route::Kv => {
+                body_too_large = true;
+                Bytes::new()
+            }
+            None => return too_large(declared),
+        }
+    } else {
+        Bytes::new()
+    };
+    let req = Req {
+        state: state.clone(),
+        method: parts.method,
+        rest,
+        query,
+        headers: parts.headers,
+        body,
+        body_too_large,
+    };
+    route_to(route, req).await
+}
+
+fn route_to(route: Route, req: Req) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> {
+    match route {
+        Route::Kv => Box::pin(kv::handle(req)),
+        Route::Txn => Box::pin(txn::handle(req)),
+        Route::SessionCreate => Box::pin(session::create(req)),
+        Route::SessionDestroy => Box::pin(session::destroy(req)),
+        Route::SessionRenew => Box::pin(session::renew(req)),
+        Route::SessionInfo => Box::pin(session::info(req)),
+        Route::SessionNode => Box::pin(session::node(req)),
+        Route::SessionList => Box::pin(session::list(req)),
+        Route::AgentSelf => Box::pin(async move { agent::agent_self(&req) }),
+        Route::AgentMembers => Box::pin(async move { agent::members(&req) }),
+        Route::AgentServices => Box::pin(async move { agent::services(&req) }),
+        Route::AgentChecks => Box::pin(async move { agent::checks(&req) }),
+        Route::AgentServiceRegister => Box::pin(async move { agent::register_service(&req) }),
+        Route::AgentServiceDeregister => Box::pin(async move { agent::deregister_service(&req) }),
+        Route::AgentCheckRegister => Box::pin(async move { agent::register_check(&req) }),
+        Route::AgentCheckDeregister => Box::pin(async move { agent::deregister_check(&req) }),
+        Route::AgentCheckPass => {
+            Box::pin(
+                async move { agent::ttl_update(&req, Some(consuela_wire::HealthStatus::Passing)) },
+            )
+        }
+        Route::AgentCheckWarn => {
+            Box::pin(
+                async move { agent::ttl_update(&req, Some(consuela_wire::HealthStatus::Warning)) },
+            )
+        }
+        Route::AgentCheckFail => {
+            Box::pin(
+                async move { agent::ttl_update(&req, Some(consuela_wire::HealthStatus::Critical)) },
+            )
+        }
+        Route::AgentCheckUpdate => Box::pin(async move { agent::ttl_update(&req, None) }),
+        Route::HealthService => Box::pin(catalog::health_service(req)),
+        Route::HealthChecks => Box::pin(catalog::health_checks(req)),
+        Route::HealthNode => Box::pin(catalog::health_node(req)),
+        Route::HealthState => Box::pin(catalog::health_state(req)),
+        Route::CatalogService => Box::pin(catalog::catalog_service(req)),
+        Route::CatalogServices => Box::pin(catalog::catalog_services(req)),
+        Route::CatalogNodes => Box::pin(catalog::catalog_nodes(req)),
+        Route::CatalogNode => Box::pin(catalog::catalog_node(req)),
+        Route::CatalogDatacenters => {
+            Box::pin(async move { json(std::slice::from_ref(&req.state.shared.config.datacenter)) })
+        }
+        Route::StatusLeader => Box::pin(async move { catalog::status_leader(&req) }),
+        Route::StatusPeers => Box::pin(async move { catalog::status_peers(&req) }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

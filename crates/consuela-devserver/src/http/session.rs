@@ -1,0 +1,227 @@
+//! `/v1/session/*`.
+
+use axum::response::Response;
+use consuela_wire::{SessionCreateResponse, SessionEntry};
+use http::StatusCode;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::gojson::{Fields, decode_first, expect_object, field};
+use super::query::{QueryOpts, check_dc};
+use super::{Read, Req, bad_request, blocking, json, server_error, text, with_meta};
+use crate::state::session::{CreateSpec, canonical_id_checked};
+use crate::state::watch::Target;
+
+/// Consul's `FixupLockDelay`: a string is a Go duration, a number is
+/// nanoseconds, and either below 1000 ns means seconds.
+#[allow(clippy::cast_possible_truncation)]
+fn fixup_lock_delay(v: &Value) -> Result<Option<i64>, String> {
+    const THRESHOLD: i64 = 1000;
+    let ns = match v {
+        Value::String(s) => consuela_wire::parse_go_duration(s).map_err(|e| e.to_string())?,
+        Value::Number(n) => n
+            .as_i64()
+            .unwrap_or_else(|| n.as_f64().unwrap_or(0.0) as i64),
+        Value::Null => return Ok(None),
+        other => {
+            return Err(format!(
+                "1 error(s) decoding:\n\n* 'LockDelay' expected type 'time.Duration', got unconvertible type '{}'",
+                super::gojson::go_type(other)
+            ));
+        }
+    };
+    Ok(Some(if ns < THRESHOLD {
+        ns.wrapping_mul(1_000_000_000)
+    } else {
+        ns
+    }))
+}
+
+fn decode_create(req: &Req) -> Result<CreateSpec, String> {
+    let cfg = &req.state.shared.config;
+    let mut spec = CreateSpec {
+        node: cfg.node_name.clone(),
+        ..CreateSpec::default()
+    };
+    // Consul reads the body only when Content-Length says there is one, so a
+    // chunked body is ignored. (In-process requests carry neither header.)
+    let chunked = req.headers.get(http::header::TRANSFER_ENCODING).is_some();
+    if req.body.is_empty()
+        || req.content_length() == Some(0)
+        || (chunked && req.content_length().is_none())
+    {
+        return Ok(spec);
+    }
+    let v = decode_first(&req.body)?;
+    if let Value::Object(m) = &v
+        && let Some((_, ld)) = field(m, "LockDelay")
+    {
+        spec.lock_delay = fixup_lock_delay(ld)?;
+    }
+    let Some(m) = expect_object(&v)? else {
+        return Ok(spec);
+    };
+    let mut f = Fields::new(m, "");
+    if let Some(s) = f.string("Name") {
+        spec.name = s;
+    }
+    if let Some(s) = f.string("Node") {
+        spec.node = s;
+    }
+    spec.checks = f.strings("Checks", "types.CheckID");
+    spec.node_checks = f.strings("NodeChecks", "string");
+    if let Some(v) = f.get("ServiceChecks") {
+        match v {
+            Value::Array(items) => {
+                let ids = items
+                    .iter()
+                    .filter_map(|i| {
+                        i.as_object()
+                            .and_then(|o| field(o, "ID"))
+                            .and_then(|(_, v)| v.as_str())
+                    })
+                    .map(str::to_owned)
+                    .collect();
+                spec.service_checks = Some(ids);
+            }
+            other => f.errors.push(format!(
+                "'ServiceChecks': source data must be an array or slice, got {}",
+                super::gojson::go_kind(other)
+            )),
+        }
+    }
+    spec.behavior = f.string("Behavior");
+    spec.ttl = f.string("TTL");
+    f.finish()?;
+    Ok(spec)
+}
+
+pub(crate) async fn create(req: Req) -> Response {
+    let spec = match decode_create(&req) {
+        Ok(s) => s,
+        Err(e) => return bad_request(format!("Request decode failed: {e}")),
+    };
+    let shared = &req.state.shared;
+    if let Err(r) = check_dc(&req.query, &shared.config) {
+        return r;
+    }
+    let result = shared
+        .lock()
+        .session_create(&spec, Instant::now(), &shared.config);
+    match result {
+        Ok(id) => json(&SessionCreateResponse { id }),
+        Err(e) => server_error(e),
+    }
+}
+
+fn malformed(e: &str) -> String {
+    format!("failed session lookup: index error: {e}")
+}
+
+pub(crate) async fn destroy(req: Req) -> Response {
+    if req.rest.is_empty() {
+        return bad_request("Missing session");
+    }
+    let id = match canonical_id_checked(&req.rest) {
+        Ok(id) => id,
+        Err(e) => return server_error(malformed(&e.0)),
+    };
+    let shared = &req.state.shared;
+    if let Err(r) = check_dc(&req.query, &shared.config) {
+        return r;
+    }
+    shared
+        .lock()
+        .invalidate_session(&id, Instant::now(), &shared.config);
+    json(&true)
+}
+
+pub(crate) async fn renew(req: Req) -> Response {
+    if req.rest.is_empty() {
+        return bad_request("Missing session");
+    }
+    let id = match canonical_id_checked(&req.rest) {
+        Ok(id) => id,
+        Err(e) => return server_error(malformed(&e.0)),
+    };
+    let shared = &req.state.shared;
+    if let Err(r) = check_dc(&req.query, &shared.config) {
+        return r;
+    }
+    let renewed = shared
+        .lock()
+        .session_renew(&id, Instant::now(), &shared.config);
+    match renewed {
+        Some(entry) => json(&[entry]),
+        None => text(
+            StatusCode::NOT_FOUND,
+            format!("Session id '{}' not found", req.rest),
+        ),
+    }
+}
+
+async fn read_sessions(
+    req: &Req,
+    filter: impl Fn(&SessionEntry) -> bool,
+    single: bool,
+) -> Response {
+    let opts = match QueryOpts::parse(&req.query) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_dc(&req.query, &req.state.shared.config) {
+        return r;
+    }
+    let read = blocking(&req.state, &opts, Target::Sessions, |g| {
+        let list: Vec<SessionEntry> = g
+            .sessions
+            .by_id
+            .values()
+            .map(|s| &s.entry)
+            .filter(|e| filter(e))
+            .cloned()
+            .collect();
+        let found = !single || !list.is_empty();
+        Read {
+            value: list,
+            index: g.sessions_index(),
+            found,
+        }
+    })
+    .await;
+    with_meta(json(&read.value), read.index, None)
+}
+
+pub(crate) async fn info(req: Req) -> Response {
+    if req.rest.is_empty() {
+        return bad_request("Missing session");
+    }
+    let id = match canonical_id_checked(&req.rest) {
+        Ok(id) => id,
+        Err(e) => {
+            // Consul sets the (zero) query meta even on this error.
+            let mut r = server_error(malformed(&e.0));
+            let h = r.headers_mut();
+            h.insert("x-consul-index", http::HeaderValue::from_static("0"));
+            h.insert(
+                "x-consul-knownleader",
+                http::HeaderValue::from_static("false"),
+            );
+            h.insert("x-consul-lastcontact", http::HeaderValue::from_static("0"));
+            return r;
+        }
+    };
+    read_sessions(&req, |e| e.id == id, true).await
+}
+
+pub(crate) async fn node(req: Req) -> Response {
+    if req.rest.is_empty() {
+        return bad_request("Missing node name");
+    }
+    let node = req.rest.clone();
+    read_sessions(&req, |e| e.node.as_str() == node, false).await
+}
+
+pub(crate) async fn list(req: Req) -> Response {
+    read_sessions(&req, |_| true, false).await
+}

@@ -1,0 +1,354 @@
+//! All server state: one `Inner` behind one mutex, one global Raft-like index.
+//!
+//! Why one mutex: every Consul write is one atomic step at a new index, and a
+//! session invalidation touches sessions, KV entries, lock-delays and catalog
+//! checks at once. A single `std::sync::Mutex`, never held across `.await`,
+//! gives that atomicity for free; every critical section is a few map
+//! operations, so contention is low even at tens of thousands of requests per
+//! second.
+//!
+//! Every public operation takes the lock through [`Locked`], whose `Drop`
+//! closes the write (so each operation gets at most one index), wakes the
+//! blocking queries that watch what was written, and pokes the timer task when
+//! a deadline moved.
+
+pub(crate) mod catalog;
+mod dump;
+mod index;
+pub(crate) mod kv;
+pub(crate) mod session;
+pub(crate) mod txn;
+pub(crate) mod watch;
+
+use std::collections::BTreeSet;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use consuela_wire::SessionId;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::DevServerConfig;
+
+pub(crate) use index::Indexes;
+
+/// What a timer in [`Inner::timers`] fires for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerKey {
+    /// A session's TTL (`last renew + TTL × multiplier`).
+    Session(SessionId),
+    /// A TTL check's deadline: `(node, check id)`.
+    Check(String, String),
+}
+
+/// The mutable state. Only reachable through [`Shared::lock`].
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) index: Indexes,
+    pub(crate) kv: kv::Kv,
+    pub(crate) sessions: session::Sessions,
+    pub(crate) catalog: catalog::Catalog,
+    pub(crate) watch: watch::Hub,
+    /// Session-TTL and check-TTL deadlines, earliest first (mini-redis style).
+    pub(crate) timers: BTreeSet<(Instant, TimerKey)>,
+    pub(crate) ttl_paused: bool,
+    /// Set when `timers` changed, so the timer task re-reads its next deadline.
+    pub(crate) timers_dirty: bool,
+    pub(crate) pending: watch::Pending,
+}
+
+impl Inner {
+    /// Closes the current write: the next write gets a fresh index.
+    pub(crate) fn end_write(&mut self) {
+        self.index.end_write();
+    }
+
+    pub(crate) fn add_timer(&mut self, at: Instant, key: TimerKey) {
+        self.timers.insert((at, key));
+        self.timers_dirty = true;
+    }
+
+    pub(crate) fn remove_timer(&mut self, at: Instant, key: TimerKey) {
+        self.timers.remove(&(at, key));
+        self.timers_dirty = true;
+    }
+
+    /// Fires every due timer (each as its own write) and returns the next
+    /// deadline. Nothing fires while TTLs are paused.
+    pub(crate) fn fire_timers(&mut self, now: Instant, cfg: &DevServerConfig) -> Option<Instant> {
+        if self.ttl_paused {
+            return None;
+        }
+        while let Some((at, _)) = self.timers.first() {
+            if *at > now {
+                break;
+            }
+            let Some((at, key)) = self.timers.pop_first() else {
+                break;
+            };
+            match key {
+                TimerKey::Session(id) => {
+                    let due = self
+                        .sessions
+                        .by_id
+                        .get(&id)
+                        .is_some_and(|s| s.deadline == Some(at));
+                    if due {
+                        self.invalidate_session(&id, now, cfg);
+                    }
+                }
+                TimerKey::Check(node, check) => self.check_ttl_expired(&node, &check, at, now, cfg),
+            }
+            self.end_write();
+        }
+        self.kv.sweep_lock_delays(now);
+        self.timers.first().map(|(at, _)| *at)
+    }
+}
+
+/// Fault knobs, readable without the state lock.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    /// 0 = off, -1 = every request, n > 0 = the next n requests.
+    pub(crate) no_leader: AtomicI64,
+    pub(crate) latency_ms: AtomicU64,
+}
+
+impl Faults {
+    /// Whether this request must answer `No cluster leader` (consumes one count).
+    pub(crate) fn take_no_leader(&self) -> bool {
+        let mut cur = self.no_leader.load(Ordering::Relaxed);
+        loop {
+            match cur {
+                0 => return false,
+                n if n < 0 => return true,
+                n => match self.no_leader.compare_exchange(
+                    n,
+                    n - 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => cur = actual,
+                },
+            }
+        }
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// The agent's fixed identity (node id, addresses).
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    pub(crate) node_id: String,
+    pub(crate) address: String,
+    pub(crate) server_port: u16,
+}
+
+/// Everything the HTTP layer and background tasks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: DevServerConfig,
+    pub(crate) identity: Identity,
+    inner: Mutex<Inner>,
+    /// Pokes the timer task after `timers` changed.
+    pub(crate) timers_changed: Notify,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) faults: Faults,
+}
+
+/// A locked [`Inner`]; dropping it ends the write and wakes watchers.
+pub(crate) struct Locked<'a> {
+    guard: MutexGuard<'a, Inner>,
+    shared: &'a Shared,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let inner = &mut *self.guard;
+        inner.index.end_write();
+        let pending = std::mem::take(&mut inner.pending);
+        inner.watch.notify(pending);
+        if std::mem::take(&mut inner.timers_dirty) {
+            self.shared.timers_changed.notify_one();
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        // A panic while holding the lock would poison it; every state
+        // operation is written not to panic, and if one did, serving the
+        // (consistent-by-construction) data is still better than dying.
+        let guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Locked {
+            guard,
+            shared: self,
+        }
+    }
+}
+
+/// A handle to a dev server's state: what [`router`](crate::router) serves.
+///
+/// Cheap to clone. Creating one spawns the timer task (session TTLs, check
+/// TTLs), so it must happen inside a Tokio runtime; [`ServerState::shutdown`]
+/// stops every task the state started.
+#[derive(Debug, Clone)]
+pub struct ServerState {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl ServerState {
+    /// Builds the initial state (agent node, `extra_nodes`, `serfHealth`
+    /// checks, the `consul` service) and starts the timer task.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn new(config: DevServerConfig) -> Self {
+        let identity = Identity {
+            node_id: uuid::Uuid::new_v4().to_string(),
+            address: "127.0.0.1".to_owned(),
+            server_port: 18300,
+        };
+        let mut inner = Inner {
+            index: Indexes::default(),
+            kv: kv::Kv::default(),
+            sessions: session::Sessions::default(),
+            catalog: catalog::Catalog::default(),
+            watch: watch::Hub::default(),
+            timers: BTreeSet::new(),
+            ttl_paused: false,
+            timers_dirty: false,
+            pending: watch::Pending::default(),
+        };
+        inner.bootstrap_catalog(&config, &identity);
+        let shared = Arc::new(Shared {
+            config,
+            identity,
+            inner: Mutex::new(inner),
+            timers_changed: Notify::new(),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            faults: Faults::default(),
+        });
+        let state = Self { shared };
+        let task = state.clone();
+        state
+            .shared
+            .tracker
+            .spawn(async move { task.run_timers().await });
+        state
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &DevServerConfig {
+        &self.shared.config
+    }
+
+    /// The last Raft-like index handed out.
+    pub fn current_index(&self) -> u64 {
+        self.shared.lock().index.last()
+    }
+
+    /// The timer task: fires session and check TTLs at their deadlines.
+    async fn run_timers(self) {
+        let shared = &self.shared;
+        loop {
+            let next = shared.lock().fire_timers(Instant::now(), &shared.config);
+            // Also wake every few seconds to sweep expired lock-delay records.
+            let next = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(5));
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                () = shared.timers_changed.notified() => {}
+                () = shared.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Invalidates a session now, exactly as a TTL expiry would (keys released
+    /// or deleted per its Behavior, lock-delay started). `false` if unknown.
+    pub fn invalidate_session(&self, id: &SessionId) -> bool {
+        let Some(id) = session::canonical_id(id.as_str()) else {
+            return false;
+        };
+        let mut g = self.shared.lock();
+        g.invalidate_session(&id, Instant::now(), &self.shared.config)
+    }
+
+    /// Makes `/v1/` requests answer 500 `No cluster leader`: for the next
+    /// `Some(n)` requests, or for all of them with `None`, until cleared.
+    pub fn set_no_leader(&self, count: Option<u32>) {
+        let v = count.map_or(-1, i64::from);
+        self.shared.faults.no_leader.store(v, Ordering::Relaxed);
+    }
+
+    /// Stops answering `No cluster leader`.
+    pub fn clear_no_leader(&self) {
+        self.shared.faults.no_leader.store(0, Ordering::Relaxed);
+    }
+
+    /// Delays every `/v1/` response by `latency` (zero turns it off).
+    pub fn set_latency(&self, latency: Duration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.shared.faults.latency_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Pauses (`true`) or resumes session-TTL and check-TTL expiry. While
+    /// paused nothing expires; on resume everything overdue expires at once.
+    pub fn pause_ttl(&self, paused: bool) {
+        let mut g = self.shared.lock();
+        g.ttl_paused = paused;
+        g.timers_dirty = true;
+    }
+
+    /// Clears every fault: no-leader, latency, and a TTL pause.
+    pub fn reset_faults(&self) {
+        self.clear_no_leader();
+        self.set_latency(Duration::ZERO);
+        self.pause_ttl(false);
+    }
+
+    /// A JSON dump of the whole state (what `GET /_dev/state` returns).
+    pub fn dump(&self) -> serde_json::Value {
+        let g = self.shared.lock();
+        g.dump(Instant::now(), &self.shared.faults)
+    }
+
+    /// Checks the state's internal invariants; returns every violation found.
+    /// Used by the property tests; cheap enough to call after each request.
+    pub fn check_invariants(&self) -> Vec<String> {
+        self.shared.lock().check_invariants()
+    }
+
+    /// Cancels the background tasks (timers, TCP/HTTP checks) and ends every
+    /// blocking query, then waits for the tasks to finish.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tracker.close();
+        self.shared.tracker.wait().await;
+    }
+}
