@@ -1,0 +1,111 @@
+use crate::support::{Http, LONG, fast_server, wait_until};
+
+async fn check_status(h: &Http, id: &str) -> String {
+    h.get("/v1/agent/checks").await.json()[id]["Status"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn ttl_check_expiry_invalidates_bound_sessions() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    let r = h
+        .put(
+            "/v1/agent/service/register",
+            r#"{"ID":"web1","Name":"web","Check":{"TTL":"300ms","Status":"passing"}}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let s = h
+        .session(r#"{"Checks":["serfHealth","service:web1"]}"#)
+        .await;
+    assert_eq!(
+        h.put(&format!("/v1/kv/bound?acquire={s}"), "x")
+            .await
+            .text(),
+        "true\n"
+    );
+    h.put("/v1/agent/check/pass/service:web1?note=ok", "").await;
+    wait_until("the TTL check expires", LONG, || async {
+        check_status(&h, "service:web1").await == "critical"
+    })
+    .await;
+    let checks = h.get("/v1/agent/checks").await.json();
+    assert_eq!(
+        checks["service:web1"]["Output"],
+        "TTL expired (last output before timeout follows): ok"
+    );
+    wait_until("the session is invalidated", LONG, || async {
+        h.get(&format!("/v1/session/info/{s}")).await.text() == "[]\n"
+    })
+    .await;
+    assert!(
+        h.get("/v1/kv/bound").await.json()[0]
+            .get("Session")
+            .is_none()
+    );
+    let r = h.get("/v1/health/service/web?passing").await;
+    assert_eq!(r.json(), serde_json::json!([]));
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn tcp_check_dials_its_address() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    let body =
+        format!(r#"{{"Name":"db","Check":{{"TCP":"{addr}","Interval":"20ms","Timeout":"1s"}}}}"#);
+    assert_eq!(h.put("/v1/agent/service/register", body).await.status, 200);
+    wait_until("the TCP check passes", LONG, || async {
+        check_status(&h, "service:db").await == "passing"
+    })
+    .await;
+    let out = h.get("/v1/agent/checks").await.json()["service:db"]["Output"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(out, format!("TCP connect {addr}: Success"));
+    accept.abort();
+    let _ = accept.await;
+    wait_until("the TCP check fails", LONG, || async {
+        check_status(&h, "service:db").await == "critical"
+    })
+    .await;
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn deregistering_a_check_invalidates_sessions() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    h.put(
+        "/v1/agent/check/register",
+        r#"{"ID":"c1","Name":"c1","TTL":"30s","Status":"passing"}"#,
+    )
+    .await;
+    let s = h
+        .session(r#"{"NodeChecks":[],"ServiceChecks":[{"ID":"c1"}]}"#)
+        .await;
+    assert_eq!(
+        h.get(&format!("/v1/session/info/{s}")).await.json()[0]["Checks"],
+        serde_json::json!(["c1"])
+    );
+    h.put("/v1/agent/check/warn/c1", "").await;
+    assert_eq!(
+        h.get(&format!("/v1/session/info/{s}")).await.json()[0]["ID"],
+        s.as_str(),
+        "warning keeps it"
+    );
+    h.put("/v1/agent/check/deregister/c1", "").await;
+    assert_eq!(h.get(&format!("/v1/session/info/{s}")).await.text(), "[]\n");
+    srv.shutdown().await;
+}
