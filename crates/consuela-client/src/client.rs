@@ -356,11 +356,14 @@ mod tests {
     use crate::PutOptions;
     use crate::transport::TransportError;
 
+    /// A scripted answer: status, headers, body.
+    type Answer = (u16, Vec<(&'static str, &'static str)>, &'static str);
+
     /// Records requests and answers from a script.
     #[derive(Debug, Default)]
     struct Scripted {
         requests: Mutex<Vec<HttpRequest>>,
-        answers: Mutex<Vec<(u16, Vec<(&'static str, &'static str)>, &'static str)>>,
+        answers: Mutex<Vec<Answer>>,
     }
 
     #[derive(Debug, Clone)]
@@ -386,10 +389,7 @@ mod tests {
         }
     }
 
-    fn scripted(
-        config: ClientConfig,
-        answers: Vec<(u16, Vec<(&'static str, &'static str)>, &'static str)>,
-    ) -> (Client, Arc<Scripted>) {
+    fn scripted(config: ClientConfig, answers: Vec<Answer>) -> (Client, Arc<Scripted>) {
         let script = Arc::new(Scripted {
             requests: Mutex::default(),
             answers: Mutex::new(answers),

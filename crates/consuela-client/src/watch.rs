@@ -11,7 +11,8 @@
 //!   with an unchanged index is not a change), but an equal index never proves equal data
 //!   elsewhere, so consumers compare values if they need to;
 //! - a token bucket bounds the request rate, so a misbehaving server cannot make it busy-loop;
-//! - errors are yielded as items, then the loop backs off exponentially with jitter and goes on.
+//! - errors are yielded as items, then the loop backs off exponentially with jitter and goes on
+//!   with a non-blocking re-read (index 0), as the Go client's lock monitor does.
 //!
 //! The stream holds no task: dropping it cancels the request in flight.
 //! Polling it inside `select!` is cancel safe (an answer is never lost between polls).
@@ -172,6 +173,10 @@ impl<F> LoopState<F> {
                     }
                 }
                 Err(error) => {
+                    // The next answer may come from another server (or a restarted one) whose
+                    // index is lower: re-read at once instead of blocking on a stale index for
+                    // the whole wait. Only a different index is yielded, so this repeats nothing.
+                    self.index = Index(0);
                     self.delay = Some(self.backoff.next_delay());
                     return Err(error);
                 }
@@ -388,6 +393,27 @@ mod tests {
         let calls = calls.lock().unwrap();
         assert!(calls[1] - calls[0] >= Duration::from_millis(50));
         assert!(calls[2] - calls[1] >= Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_error_resets_the_index_without_repeating_the_answer() {
+        let script = Arc::new(Mutex::new(vec![
+            answer(5, 1),
+            Err(Error::new(ErrorKind::Transport)),
+            answer(5, 1),
+            answer(6, 2),
+        ]));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (script2, seen2) = (script.clone(), seen.clone());
+        let mut stream = watch(WatchConfig::default(), move |opts: QueryOptions| {
+            seen2.lock().unwrap().push(opts.index.map(|index| index.0));
+            let next = script2.lock().unwrap().remove(0);
+            async move { next }
+        });
+        assert_eq!(stream.next().await.unwrap().unwrap().value, 1);
+        assert!(stream.next().await.unwrap().is_err());
+        assert_eq!(stream.next().await.unwrap().unwrap().value, 2);
+        assert_eq!(*seen.lock().unwrap(), vec![None, Some(5), None, Some(5)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,15 +12,15 @@
 //!   observed value.
 //! - [`trace_init`]: one `tracing` subscriber per test binary.
 
-// mod devserver;
+mod devserver;
 mod proxy;
 mod trace;
 mod wait;
 
-// pub use devserver::{ConsulTarget, consul_target, spawn_devserver, spawn_devserver_with};
+pub use devserver::{ConsulTarget, consul_target, spawn_devserver, spawn_devserver_with};
 pub use proxy::{FaultProxy, FaultProxyConfig, FaultProxyHandle, Latency, Mode};
 pub use trace::trace_init;
 pub use wait::{POLL_INTERVAL, wait_for, wait_until, wait_watch};
 
-// /// The dev server crate, re-exported so tests can name its config and handle.
-// pub use consuela_devserver;
+/// The dev server crate, re-exported so tests can name its config and handle.
+pub use consuela_devserver;

@@ -51,7 +51,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// Cancel safe: a read has no effect.
-    pub async fn self_(&self) -> Result<AgentSelf, Error> {
+    pub async fn self_(self) -> Result<AgentSelf, Error> {
         let response = self
             .client
             .send(Call::get("/v1/agent/self".to_owned()), &[])
@@ -73,7 +73,7 @@ impl<'a> Agent<'a> {
     ///
     /// Dropping the future abandons the request; the service may or may not be registered.
     pub async fn register_service(
-        &self,
+        self,
         registration: &ServiceRegistration,
         replace_existing_checks: bool,
     ) -> Result<(), Error> {
@@ -97,7 +97,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the request; the service may or may not be gone.
-    pub async fn deregister_service(&self, id: &ServiceId) -> Result<(), Error> {
+    pub async fn deregister_service(self, id: &ServiceId) -> Result<(), Error> {
         let path = agent_path("/v1/agent/service/deregister/", "service id", id.as_str())?;
         self.client.send(Call::put(path), &[404]).await?;
         Ok(())
@@ -113,7 +113,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the request; the check may or may not be registered.
-    pub async fn register_check(&self, check: &CheckDefinition) -> Result<(), Error> {
+    pub async fn register_check(self, check: &CheckDefinition) -> Result<(), Error> {
         let call = Call::put("/v1/agent/check/register".to_owned()).json(check)?;
         self.client.send(call, &[]).await?;
         Ok(())
@@ -129,13 +129,13 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the request; the check may or may not be gone.
-    pub async fn deregister_check(&self, id: &CheckId) -> Result<(), Error> {
+    pub async fn deregister_check(self, id: &CheckId) -> Result<(), Error> {
         let path = agent_path("/v1/agent/check/deregister/", "check id", id.as_str())?;
         self.client.send(Call::put(path), &[404]).await?;
         Ok(())
     }
 
-    async fn ttl(&self, action: &str, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
+    async fn ttl(self, action: &str, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
         let mut prefix = String::from("/v1/agent/check/");
         prefix.push_str(action);
         prefix.push('/');
@@ -160,7 +160,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the request; the update may or may not have happened.
-    pub async fn pass_check(&self, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
+    pub async fn pass_check(self, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
         self.ttl("pass", id, note).await
     }
 
@@ -174,7 +174,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// As [`pass_check`](Self::pass_check).
-    pub async fn warn_check(&self, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
+    pub async fn warn_check(self, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
         self.ttl("warn", id, note).await
     }
 
@@ -188,7 +188,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// As [`pass_check`](Self::pass_check).
-    pub async fn fail_check(&self, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
+    pub async fn fail_check(self, id: &CheckId, note: Option<&str>) -> Result<(), Error> {
         self.ttl("fail", id, note).await
     }
 
@@ -202,7 +202,7 @@ impl<'a> Agent<'a> {
     ///
     /// As [`pass_check`](Self::pass_check).
     pub async fn update_check(
-        &self,
+        self,
         id: &CheckId,
         status: HealthStatus,
         output: Option<&str>,
@@ -222,7 +222,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// Cancel safe: a read has no effect.
-    pub async fn services(&self) -> Result<BTreeMap<ServiceId, AgentService>, Error> {
+    pub async fn services(self) -> Result<BTreeMap<ServiceId, AgentService>, Error> {
         let response = self
             .client
             .send(Call::get("/v1/agent/services".to_owned()), &[])
@@ -239,7 +239,7 @@ impl<'a> Agent<'a> {
     /// # Cancel safety
     ///
     /// Cancel safe: a read has no effect.
-    pub async fn checks(&self) -> Result<BTreeMap<CheckId, AgentCheck>, Error> {
+    pub async fn checks(self) -> Result<BTreeMap<CheckId, AgentCheck>, Error> {
         let response = self
             .client
             .send(Call::get("/v1/agent/checks".to_owned()), &[])

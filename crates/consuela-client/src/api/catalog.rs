@@ -32,7 +32,7 @@ impl<'a> Catalog<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn service(
-        &self,
+        self,
         name: &str,
         tag: Option<&str>,
         opts: QueryOptions,
@@ -57,7 +57,7 @@ impl<'a> Catalog<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn services(
-        &self,
+        self,
         opts: QueryOptions,
     ) -> Result<QueryResponse<BTreeMap<String, Vec<String>>>, Error> {
         let response = self
@@ -85,10 +85,7 @@ impl<'a> Catalog<'a> {
     /// # Cancel safety
     ///
     /// Cancel safe: a read has no effect.
-    pub async fn nodes(
-        &self,
-        opts: QueryOptions,
-    ) -> Result<QueryResponse<Vec<CatalogNode>>, Error> {
+    pub async fn nodes(self, opts: QueryOptions) -> Result<QueryResponse<Vec<CatalogNode>>, Error> {
         self.client
             .read(Call::get("/v1/catalog/nodes".to_owned()), opts)
             .await
@@ -104,7 +101,7 @@ impl<'a> Catalog<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn node(
-        &self,
+        self,
         node: &NodeName,
         opts: QueryOptions,
     ) -> Result<QueryResponse<Option<NodeServices>>, Error> {

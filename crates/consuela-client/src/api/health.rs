@@ -34,7 +34,7 @@ impl<'a> Health<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn service(
-        &self,
+        self,
         name: &str,
         tag: Option<&str>,
         passing: bool,
@@ -56,7 +56,7 @@ impl<'a> Health<'a> {
     /// Watches the instances of `service` (see [`service`](Self::service)): a [`Watch`]
     /// yielding the list each time the service's health changes.
     pub fn watch_service(
-        &self,
+        self,
         name: &str,
         tag: Option<&str>,
         passing: bool,

@@ -71,7 +71,7 @@ impl<'a> Kv<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn get(
-        &self,
+        self,
         key: &str,
         opts: QueryOptions,
     ) -> Result<QueryResponse<Option<KvEntry>>, Error> {
@@ -102,7 +102,7 @@ impl<'a> Kv<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn list(
-        &self,
+        self,
         prefix: &str,
         opts: QueryOptions,
     ) -> Result<QueryResponse<Vec<KvEntry>>, Error> {
@@ -128,7 +128,7 @@ impl<'a> Kv<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn keys(
-        &self,
+        self,
         prefix: &str,
         separator: Option<&str>,
         opts: QueryOptions,
@@ -167,7 +167,7 @@ impl<'a> Kv<'a> {
     ///
     /// Dropping the future abandons the request; the write may or may not have been applied.
     pub async fn put(
-        &self,
+        self,
         key: &str,
         value: impl Into<Bytes>,
         opts: PutOptions,
@@ -207,7 +207,7 @@ impl<'a> Kv<'a> {
     ///
     /// As [`put`](Self::put): the key may or may not be held afterwards.
     pub async fn acquire(
-        &self,
+        self,
         key: &str,
         value: impl Into<Bytes>,
         session: &SessionId,
@@ -230,7 +230,7 @@ impl<'a> Kv<'a> {
     ///
     /// As [`put`](Self::put).
     pub async fn release(
-        &self,
+        self,
         key: &str,
         value: impl Into<Bytes>,
         session: &SessionId,
@@ -253,7 +253,7 @@ impl<'a> Kv<'a> {
     ///
     /// As [`put`](Self::put).
     pub async fn cas(
-        &self,
+        self,
         key: &str,
         value: impl Into<Bytes>,
         index: Index,
@@ -278,7 +278,7 @@ impl<'a> Kv<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the request; the delete may or may not have been applied.
-    pub async fn delete(&self, key: &str, opts: DeleteOptions) -> Result<bool, Error> {
+    pub async fn delete(self, key: &str, opts: DeleteOptions) -> Result<bool, Error> {
         if opts.recurse && opts.cas.is_some() {
             return Err(Error::invalid_input("cas and recurse cannot be combined"));
         }
@@ -295,7 +295,7 @@ impl<'a> Kv<'a> {
     /// Watches one key: a [`Watch`] yielding the entry (or `None`) each time it changes.
     ///
     /// The watch owns a clone of the client and the key; drop it to stop.
-    pub fn watch(&self, key: &str, config: WatchConfig) -> Watch<Option<KvEntry>> {
+    pub fn watch(self, key: &str, config: WatchConfig) -> Watch<Option<KvEntry>> {
         let client = self.client.clone();
         let key = key.to_owned();
         watch(config, move |opts| {
@@ -306,7 +306,7 @@ impl<'a> Kv<'a> {
     }
 
     /// Watches every key under `prefix`: a [`Watch`] yielding the entries on each change.
-    pub fn watch_prefix(&self, prefix: &str, config: WatchConfig) -> Watch<Vec<KvEntry>> {
+    pub fn watch_prefix(self, prefix: &str, config: WatchConfig) -> Watch<Vec<KvEntry>> {
         let client = self.client.clone();
         let prefix = prefix.to_owned();
         watch(config, move |opts| {

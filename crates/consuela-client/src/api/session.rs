@@ -46,7 +46,7 @@ impl<'a> Session<'a> {
     ///
     /// Dropping the future abandons the request; the session may or may not have been created
     /// (an orphan expires after its TTL, or lives forever without one).
-    pub async fn create(&self, request: &SessionRequest) -> Result<SessionId, Error> {
+    pub async fn create(self, request: &SessionRequest) -> Result<SessionId, Error> {
         let call = Call::put("/v1/session/create".to_owned()).json(request)?;
         let response = self.client.send(call, &[]).await?;
         Ok(response.json::<SessionCreateResponse>()?.id)
@@ -64,7 +64,7 @@ impl<'a> Session<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the request; the renewal may or may not have happened.
-    pub async fn renew(&self, id: &SessionId) -> Result<Option<SessionEntry>, Error> {
+    pub async fn renew(self, id: &SessionId) -> Result<Option<SessionEntry>, Error> {
         let call = Call::put(session_path("renew", id)?);
         let response = self.client.send(call, &[404]).await?;
         if response.status().as_u16() == 404 {
@@ -90,7 +90,7 @@ impl<'a> Session<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the request; the session may or may not be destroyed.
-    pub async fn destroy(&self, id: &SessionId) -> Result<(), Error> {
+    pub async fn destroy(self, id: &SessionId) -> Result<(), Error> {
         let call = Call::put(session_path("destroy", id)?);
         self.client.send(call, &[]).await?;
         Ok(())
@@ -109,7 +109,7 @@ impl<'a> Session<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn info(
-        &self,
+        self,
         id: &SessionId,
         opts: QueryOptions,
     ) -> Result<QueryResponse<Option<SessionEntry>>, Error> {
@@ -133,10 +133,7 @@ impl<'a> Session<'a> {
     /// # Cancel safety
     ///
     /// Cancel safe: a read has no effect.
-    pub async fn list(
-        &self,
-        opts: QueryOptions,
-    ) -> Result<QueryResponse<Vec<SessionEntry>>, Error> {
+    pub async fn list(self, opts: QueryOptions) -> Result<QueryResponse<Vec<SessionEntry>>, Error> {
         self.client
             .read(Call::get("/v1/session/list".to_owned()), opts)
             .await
@@ -152,7 +149,7 @@ impl<'a> Session<'a> {
     ///
     /// Cancel safe: a read has no effect.
     pub async fn node(
-        &self,
+        self,
         node: &NodeName,
         opts: QueryOptions,
     ) -> Result<QueryResponse<Vec<SessionEntry>>, Error> {
@@ -164,7 +161,7 @@ impl<'a> Session<'a> {
 
     /// Watches one session: a [`Watch`] yielding `Some(entry)` while it lives and `None` once
     /// it is gone, each time the sessions table changes.
-    pub fn watch_info(&self, id: &SessionId, config: WatchConfig) -> Watch<Option<SessionEntry>> {
+    pub fn watch_info(self, id: &SessionId, config: WatchConfig) -> Watch<Option<SessionEntry>> {
         let client = self.client.clone();
         let id = id.clone();
         watch(config, move |opts| {

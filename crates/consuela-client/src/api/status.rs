@@ -24,7 +24,7 @@ impl<'a> Status<'a> {
     /// # Cancel safety
     ///
     /// Cancel safe: a read has no effect.
-    pub async fn leader(&self) -> Result<String, Error> {
+    pub async fn leader(self) -> Result<String, Error> {
         let response = self
             .client
             .send(Call::get("/v1/status/leader".to_owned()), &[])
@@ -41,7 +41,7 @@ impl<'a> Status<'a> {
     /// # Cancel safety
     ///
     /// Cancel safe: a read has no effect.
-    pub async fn peers(&self) -> Result<Vec<String>, Error> {
+    pub async fn peers(self) -> Result<Vec<String>, Error> {
         let response = self
             .client
             .send(Call::get("/v1/status/peers".to_owned()), &[])

@@ -33,7 +33,7 @@ pub enum TxnOutcome {
 impl TxnOutcome {
     /// Whether the transaction was applied.
     pub fn is_committed(&self) -> bool {
-        matches!(self, Self::Committed(_))
+        matches!(&self, Self::Committed(_))
     }
 
     /// The KV entries of a committed transaction, in result order.
@@ -138,7 +138,7 @@ impl<'a> Txn<'a> {
     ///
     /// Dropping the future abandons the request; the transaction may or may not have been
     /// applied (atomically: all or nothing).
-    pub async fn execute(&self, ops: &[TxnOp]) -> Result<TxnOutcome, Error> {
+    pub async fn execute(self, ops: &[TxnOp]) -> Result<TxnOutcome, Error> {
         let call = Call::put("/v1/txn".to_owned()).json(ops)?;
         let response = self.client.send(call, &[409]).await?;
         let body: TxnResponse = response.json()?;
