@@ -27,13 +27,21 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! ```
 //! use consuela_client::wire::{Behavior, GoDuration, SessionRequest};
 //! use consuela_client::{Client, ClientConfig, QueryOptions, TxnOutcome, api::txn};
 //! use std::time::Duration;
 //!
-//! # async fn demo() -> Result<(), consuela_client::Error> {
-//! let client = Client::new(ClientConfig::new("http://127.0.0.1:8500"))?;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = consuela_devserver::DevServer::bind(
+//! #     consuela_devserver::DevServerConfig::default(),
+//! #     "127.0.0.1:0".parse()?,
+//! # )
+//! # .await?;
+//! # let address = server.url();
+//! // `address` is e.g. "http://127.0.0.1:8500".
+//! let client = Client::new(ClientConfig::new(address))?;
 //! let session = client
 //!     .session()
 //!     .create(&SessionRequest {
@@ -44,14 +52,18 @@
 //!         ..SessionRequest::default()
 //!     })
 //!     .await?;
+//!
 //! // Acquire a name and learn its fencing token in one round trip.
-//! match client.txn().execute(&[txn::lock("registry/web", b"me".to_vec(), &session)]).await? {
-//!     TxnOutcome::Committed(_) => {}
-//!     TxnOutcome::RolledBack(errors) => println!("taken: {}", errors[0].what),
-//! }
+//! let lock = txn::lock("registry/web", b"me".to_vec(), &session);
+//! let token = match client.txn().execute(&[lock]).await? {
+//!     TxnOutcome::Committed(results) => results[0].kv.as_ref().map(|entry| entry.modify_index),
+//!     TxnOutcome::RolledBack(errors) => panic!("taken: {}", errors[0].what),
+//! };
+//!
 //! let entry = client.kv().get("registry/web", QueryOptions::new()).await?.value;
-//! println!("fencing token: {:?}", entry.map(|e| e.modify_index));
+//! assert_eq!(entry.map(|entry| entry.modify_index), token);
 //! client.session().destroy(&session).await?;
+//! # server.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```

@@ -1,21 +1,4 @@
-//! Blocking-query loops as a [`Stream`].
-//!
-//! [`watch`] runs any read that takes [`QueryOptions`] in the loop Consul's documentation
-//! prescribes:
-//!
-//! - the first read does not block (`index` 0); every later one blocks on the previous
-//!   answer's `X-Consul-Index` for at most [`WatchConfig::wait`];
-//! - when the index goes backwards (snapshot restore, tombstone reaping, another server) the
-//!   loop resets to 0 and re-reads; an index of 0 is replaced by 1;
-//! - an answer is yielded only when its index differs from the last yielded one (a timeout
-//!   with an unchanged index is not a change), but an equal index never proves equal data
-//!   elsewhere, so consumers compare values if they need to;
-//! - a token bucket bounds the request rate, so a misbehaving server cannot make it busy-loop;
-//! - errors are yielded as items, then the loop backs off exponentially with jitter and goes on
-//!   with a non-blocking re-read (index 0), as the Go client's lock monitor does.
-//!
-//! The stream holds no task: dropping it cancels the request in flight.
-//! Polling it inside `select!` is cancel safe (an answer is never lost between polls).
+//! Blocking-query loops as a [`Stream`]: see [`watch`].
 
 use std::fmt;
 use std::future::Future;
@@ -108,7 +91,24 @@ impl<T> Stream for Watch<T> {
     }
 }
 
-/// Runs `query` as a blocking-query loop. See the [module docs](self).
+/// Runs `query` as a blocking-query loop and yields its changes as a [`Stream`].
+///
+/// `query` (any read that takes [`QueryOptions`]) runs in the loop Consul's documentation
+/// prescribes:
+///
+/// - the first read does not block (`index` 0); every later one blocks on the previous
+///   answer's `X-Consul-Index` for at most [`WatchConfig::wait`];
+/// - when the index goes backwards (snapshot restore, tombstone reaping, another server) the
+///   loop resets to 0 and re-reads; an index of 0 is replaced by 1;
+/// - an answer is yielded only when its index differs from the last yielded one (a timeout
+///   with an unchanged index is not a change), but an equal index never proves equal data
+///   elsewhere, so consumers compare values if they need to;
+/// - a token bucket bounds the request rate, so a misbehaving server cannot make it busy-loop;
+/// - errors are yielded as items, then the loop backs off exponentially with jitter and goes on
+///   with a non-blocking re-read (index 0), as the Go client's lock monitor does.
+///
+/// The stream holds no task: dropping it cancels the request in flight.
+/// Polling it inside `select!` is cancel safe (an answer is never lost between polls).
 ///
 /// `query` receives the options of each request (index, wait, consistency) and performs one
 /// read, e.g. `move |opts| { let client = client.clone(); async move { client.kv().get("k", opts).await } }`;
