@@ -184,7 +184,9 @@ fn put(req: &Req) -> Response {
     if let Err(r) = check_dc(q, cfg) {
         return r;
     }
-    op.value = Some(req.body.clone());
+    // Copy: the request body may be a slice of the connection's read buffer,
+    // and storing it would pin that whole buffer for as long as the key lives.
+    op.value = Some(Bytes::copy_from_slice(&req.body));
     let verb = op.verb.clone();
     let result = req.state.shared.lock().kv_op(op.clone(), Instant::now());
     match result {
