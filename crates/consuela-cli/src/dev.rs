@@ -13,7 +13,9 @@ use consuela_devserver::{DevServer, DevServerConfig};
 /// services and checks, health and catalog, as a real Consul agent answers
 /// them. State lives in memory. Binds loopback unless told otherwise.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  consuela dev\n  consuela dev --listen 127.0.0.1:0 --node consul0 --node consul1 --node consul2\n  consuela dev --acl-token s3cr3t")]
+#[command(
+    after_help = "Examples:\n  consuela dev\n  consuela dev --listen 127.0.0.1:0 --node consul0 --node consul1 --node consul2\n  consuela dev --acl-token s3cr3t"
+)]
 pub(crate) struct DevArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8500")]
@@ -25,7 +27,12 @@ pub(crate) struct DevArgs {
     #[arg(long, default_value = "consuela-dev")]
     node_name: String,
     /// Require this management ACL token on every request.
-    #[arg(long, value_name = "TOKEN", env = "CONSUELA_DEV_ACL_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CONSUELA_DEV_ACL_TOKEN",
+        hide_env_values = true
+    )]
     acl_token: Option<String>,
 }
 

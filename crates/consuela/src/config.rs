@@ -306,6 +306,11 @@ pub struct KeeperConfig {
     /// How much earlier than send time + TTL the keeper gives up. Default 0.
     #[serde(default, with = "duration")]
     pub margin: Duration,
+    /// Also watch the session with a blocking query, so that an early
+    /// invalidation (a failed check, an operator, autopilot) fail-stops the
+    /// registry at once rather than at the next renew. Default true.
+    #[serde(default = "defaults::yes")]
+    pub watch_session: bool,
 }
 
 impl Default for KeeperConfig {
@@ -313,6 +318,7 @@ impl Default for KeeperConfig {
         Self {
             interval: Interval::default(),
             margin: Duration::ZERO,
+            watch_session: true,
         }
     }
 }
@@ -365,7 +371,9 @@ impl<'de> Deserialize<'de> for Interval {
                     let parse = |x: &str| x.trim().parse::<u32>().map_err(D::Error::custom);
                     Ok(Self::Ratio(parse(p)?, parse(q)?))
                 }
-                None => duration::parse(&t).map(Self::Fixed).map_err(D::Error::custom),
+                None => duration::parse(&t)
+                    .map(Self::Fixed)
+                    .map_err(D::Error::custom),
             },
         }
     }
@@ -477,6 +485,9 @@ mod defaults {
 
     use crate::retry::RetryPolicy;
 
+    pub(super) fn yes() -> bool {
+        true
+    }
     pub(super) fn connect_timeout() -> Duration {
         Duration::from_secs(1)
     }

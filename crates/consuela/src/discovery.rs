@@ -126,12 +126,18 @@ async fn run(
     let first_tag = config.tags.first().cloned();
     let service = config.service.clone();
     let watch_client = client.clone();
-    let mut answers = consuela_client::watch(WatchConfig::default().wait(config.wait), move |opts| {
-        let client = watch_client.clone();
-        let service = service.clone();
-        let tag = first_tag.clone();
-        async move { client.health().service(&service, tag.as_deref(), true, opts).await }
-    });
+    let mut answers =
+        consuela_client::watch(WatchConfig::default().wait(config.wait), move |opts| {
+            let client = watch_client.clone();
+            let service = service.clone();
+            let tag = first_tag.clone();
+            async move {
+                client
+                    .health()
+                    .service(&service, tag.as_deref(), true, opts)
+                    .await
+            }
+        });
     loop {
         let answer = tokio::select! {
             () = stop.cancelled() => return,
@@ -146,12 +152,16 @@ async fn run(
                 let before = tx.borrow().clone();
                 for (id, member) in &now {
                     if !before.contains_key(id) {
-                        pulses.emit(Event::MemberUp { member: member.clone() });
+                        pulses.emit(Event::MemberUp {
+                            member: member.clone(),
+                        });
                     }
                 }
                 for (id, member) in &before {
                     if !now.contains_key(id) {
-                        pulses.emit(Event::MemberDown { member: member.clone() });
+                        pulses.emit(Event::MemberDown {
+                            member: member.clone(),
+                        });
                     }
                 }
                 tx.send_if_modified(|m| {
@@ -160,7 +170,9 @@ async fn run(
                     changed
                 });
             }
-            Err(e) => pulses.emit(Event::DiscoveryFailed { error: from_client(e) }),
+            Err(e) => pulses.emit(Event::DiscoveryFailed {
+                error: from_client(e),
+            }),
         }
     }
 }

@@ -126,6 +126,35 @@ impl Keeper {
     }
 }
 
+/// Watches our own session with blocking queries and reports the moment
+/// Consul no longer has it (invalidated by a check, an operator, or
+/// autopilot's dead-server cleanup), instead of at the next renew.
+///
+/// One long-poll per `wait`, whatever the number of names held.
+pub(crate) async fn watch_session(
+    consul: Consul,
+    wait: Duration,
+    stop: CancellationToken,
+) -> Option<LostReason> {
+    use futures_util::StreamExt;
+
+    let config = consuela_client::WatchConfig::default().wait(wait);
+    let mut answers = consul.client.session().watch_info(&consul.session, config);
+    loop {
+        let answer = tokio::select! {
+            biased;
+            () = stop.cancelled() => return None,
+            answer = answers.next() => answer?,
+        };
+        // Errors are the renewals' business: only a definite "gone" counts.
+        if let Ok(answer) = answer
+            && answer.value.is_none()
+        {
+            return Some(LostReason::Invalidated);
+        }
+    }
+}
+
 /// Destroys the session (graceful shutdown).
 pub(crate) async fn destroy(consul: &Consul) -> Result<(), Error> {
     match consul.client.session().destroy(&consul.session).await {
@@ -173,8 +202,16 @@ mod tests {
         let t0 = Instant::now();
         let d = Deadline::new(t0, 20 * S, Duration::ZERO, Interval::Ratio(1, 2));
         assert_eq!(d.failed(t0 + 10 * S), t0 + 11 * S);
-        assert_eq!(d.failed(t0 + 19_500 * Duration::from_millis(1)), t0 + 20 * S);
-        let fast = Deadline::new(t0, 10 * S, Duration::ZERO, Interval::Fixed(Duration::from_millis(200)));
+        assert_eq!(
+            d.failed(t0 + 19_500 * Duration::from_millis(1)),
+            t0 + 20 * S
+        );
+        let fast = Deadline::new(
+            t0,
+            10 * S,
+            Duration::ZERO,
+            Interval::Fixed(Duration::from_millis(200)),
+        );
         assert_eq!(fast.failed(t0), t0 + Duration::from_millis(200));
     }
 

@@ -23,7 +23,9 @@ pub(crate) fn record(event: &Event) {
         Event::Renewed { latency, .. } => {
             metrics::histogram!("consuela_renew_seconds").record(latency.as_secs_f64());
         }
-        Event::RenewFailed { .. } => metrics::counter!("consuela_renew_failures_total").increment(1),
+        Event::RenewFailed { .. } => {
+            metrics::counter!("consuela_renew_failures_total").increment(1)
+        }
         Event::ZombieEnqueued { queue, .. } | Event::ZombieReaped { queue, .. } => {
             metrics::gauge!("consuela_reaper_queue").set(*queue as f64);
         }

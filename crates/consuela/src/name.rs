@@ -198,13 +198,25 @@ mod tests {
     fn refuses_what_consul_would_redirect() {
         assert_eq!(Name::new(""), Err(NameError::Empty));
         for bad in ["/a", "a/", "a//b", "/"] {
-            assert!(matches!(Name::new(bad), Err(NameError::EmptySegment { .. })), "{bad}");
+            assert!(
+                matches!(Name::new(bad), Err(NameError::EmptySegment { .. })),
+                "{bad}"
+            );
         }
         for bad in [".", "..", "a/./b", "a/.."] {
-            assert!(matches!(Name::new(bad), Err(NameError::DotSegment { .. })), "{bad}");
+            assert!(
+                matches!(Name::new(bad), Err(NameError::DotSegment { .. })),
+                "{bad}"
+            );
         }
-        assert!(matches!(Name::new("a\nb"), Err(NameError::ControlCharacter { .. })));
-        assert!(matches!(Name::new("a\0"), Err(NameError::ControlCharacter { .. })));
+        assert!(matches!(
+            Name::new("a\nb"),
+            Err(NameError::ControlCharacter { .. })
+        ));
+        assert!(matches!(
+            Name::new("a\0"),
+            Err(NameError::ControlCharacter { .. })
+        ));
         assert!(matches!(
             Name::new("x".repeat(MAX_NAME_LEN + 1)),
             Err(NameError::TooLong { len: 513, max: 512 })

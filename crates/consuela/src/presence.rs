@@ -134,7 +134,11 @@ impl Presence {
     /// # Cancel safety
     ///
     /// Not cancel safe: a cancelled start may leave the service registered.
-    pub async fn start(client: Client, member: &str, config: PresenceConfig) -> Result<Self, Error> {
+    pub async fn start(
+        client: Client,
+        member: &str,
+        config: PresenceConfig,
+    ) -> Result<Self, Error> {
         Self::start_with(client, member, config, crate::event::TracingPulse).await
     }
 
@@ -176,7 +180,12 @@ impl Presence {
                 // Unique per listener, so a restarted member never inherits
                 // the old check's state.
                 let check_id = CheckId::new(format!("service:{service_id}:{}", local.port()));
-                tasks.spawn(accept_loop(listener, stop.clone(), pulses.clone(), config.service.clone()));
+                tasks.spawn(accept_loop(
+                    listener,
+                    stop.clone(),
+                    pulses.clone(),
+                    config.service.clone(),
+                ));
                 let check = CheckDefinition {
                     check_id: Some(check_id.clone()),
                     name: Some(format!("consuela presence of {member}")),
@@ -184,7 +193,9 @@ impl Presence {
                     interval: Some(duration::format(*interval)),
                     timeout: Some(duration::format((*interval).min(Duration::from_secs(5)))),
                     status: Some(HealthStatus::Passing),
-                    deregister_critical_service_after: config.deregister_critical_after.map(duration::format),
+                    deregister_critical_service_after: config
+                        .deregister_critical_after
+                        .map(duration::format),
                     ..CheckDefinition::default()
                 };
                 (check, Some(local), check_id)
@@ -196,10 +207,17 @@ impl Presence {
                     name: Some(format!("consuela presence of {member}")),
                     ttl: Some(duration::format(*ttl)),
                     status: Some(HealthStatus::Passing),
-                    deregister_critical_service_after: config.deregister_critical_after.map(duration::format),
+                    deregister_critical_service_after: config
+                        .deregister_critical_after
+                        .map(duration::format),
                     ..CheckDefinition::default()
                 };
-                tasks.spawn(ttl_loop(client.clone(), check_id.clone(), *ttl, stop.clone()));
+                tasks.spawn(ttl_loop(
+                    client.clone(),
+                    check_id.clone(),
+                    *ttl,
+                    stop.clone(),
+                ));
                 (check, None, check_id)
             }
         };
@@ -209,10 +227,11 @@ impl Presence {
             id: Some(service_id.clone()),
             name: config.service.clone(),
             tags: Some(config.tags.clone()),
-            address: config
-                .address
-                .clone()
-                .or_else(|| listen.filter(|a| !a.ip().is_unspecified()).map(|a| a.ip().to_string())),
+            address: config.address.clone().or_else(|| {
+                listen
+                    .filter(|a| !a.ip().is_unspecified())
+                    .map(|a| a.ip().to_string())
+            }),
             port: config.port.or(listen.map(|a| a.port())),
             meta: Some(meta),
             check: Some(check),
@@ -276,7 +295,12 @@ impl Presence {
     /// Not cancel safe.
     pub async fn shutdown(self) -> Result<(), Error> {
         self.stop_checks().await;
-        match self.client.agent().deregister_service(&self.service_id).await {
+        match self
+            .client
+            .agent()
+            .deregister_service(&self.service_id)
+            .await
+        {
             Ok(()) => Ok(()),
             // Newer agents answer 404 for an unknown service: already gone.
             Err(e) if e.kind() == consuela_client::ErrorKind::NotFound => Ok(()),
@@ -301,7 +325,12 @@ fn dial_target(local: SocketAddr, advertised: Option<&str>) -> String {
     }
 }
 
-async fn accept_loop(listener: TcpListener, stop: CancellationToken, pulses: Pulses, service: String) {
+async fn accept_loop(
+    listener: TcpListener,
+    stop: CancellationToken,
+    pulses: Pulses,
+    service: String,
+) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -347,8 +376,15 @@ mod tests {
             "service = \"api\"\ntags = [\"eu\"]\n[check]\nkind = \"ttl\"\nttl = \"15s\"\n",
         )
         .unwrap();
-        assert_eq!(c.check, PresenceCheck::Ttl { ttl: Duration::from_secs(15) });
+        assert_eq!(
+            c.check,
+            PresenceCheck::Ttl {
+                ttl: Duration::from_secs(15)
+            }
+        );
         let c: PresenceConfig = toml::from_str("service = \"api\"\n").unwrap();
-        assert!(matches!(c.check, PresenceCheck::Tcp { interval, .. } if interval == Duration::from_secs(5)));
+        assert!(
+            matches!(c.check, PresenceCheck::Tcp { interval, .. } if interval == Duration::from_secs(5))
+        );
     }
 }

@@ -223,9 +223,16 @@ mod tests {
 
     #[test]
     fn decoding_tolerates_newer_and_sparser_values() {
-        let r = Record::decode(br#"{"v":2,"member":"m","rid":7,"extra":[1,2],"since":"x"}"#).unwrap();
-        assert_eq!((r.v, r.rid, r.address, r.meta), (2, 7, None, serde_json::Value::Null));
-        assert!(Record::decode(b"\x83d\x00\x02me").is_err(), "an Erlang term is not ours");
+        let r =
+            Record::decode(br#"{"v":2,"member":"m","rid":7,"extra":[1,2],"since":"x"}"#).unwrap();
+        assert_eq!(
+            (r.v, r.rid, r.address, r.meta),
+            (2, 7, None, serde_json::Value::Null)
+        );
+        assert!(
+            Record::decode(b"\x83d\x00\x02me").is_err(),
+            "an Erlang term is not ours"
+        );
         assert!(Record::decode(br#"{"v":1,"member":"m","rid":"x"}"#).is_err());
     }
 

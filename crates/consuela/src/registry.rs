@@ -158,7 +158,9 @@ impl RegistryBuilder {
             name: Some(config.session_name().to_owned()),
             node: Some(config.nodename.clone().into()),
             ttl: Some(crate::config::duration::format(config.session.ttl)),
-            lock_delay: Some(consuela_wire::GoDuration::from_std(config.session.lock_delay)),
+            lock_delay: Some(consuela_wire::GoDuration::from_std(
+                config.session.lock_delay,
+            )),
             behavior: Some(Behavior::Delete),
             ..session_checks(&config.session.checks)
         };
@@ -218,6 +220,21 @@ impl RegistryBuilder {
                 inner.fail_stop(LostReason::ReaperExhausted);
             }
         });
+        if inner.config.keeper.watch_session {
+            let weak = Arc::downgrade(&inner);
+            let watch = keeper::watch_session(
+                inner.consul.clone(),
+                inner.config.session.ttl,
+                inner.stop.clone(),
+            );
+            inner.tasks.spawn(async move {
+                if let Some(reason) = watch.await
+                    && let Some(inner) = weak.upgrade()
+                {
+                    inner.fail_stop(reason);
+                }
+            });
+        }
         let weak = Arc::downgrade(&inner);
         inner.tasks.spawn(async move {
             if let Some(reason) = keeper.run().await
@@ -348,7 +365,11 @@ impl Registry {
     ///
     /// Cancel safe: if the future is dropped while the request is in flight,
     /// the name goes to the reaper, which removes it if it was acquired.
-    pub async fn register(&self, name: impl AsRef<str>, owner: Owner) -> Result<Registration, Error> {
+    pub async fn register(
+        &self,
+        name: impl AsRef<str>,
+        owner: Owner,
+    ) -> Result<Registration, Error> {
         let name = Name::new(name)?;
         let inner = &self.inner;
         loop {
@@ -358,7 +379,9 @@ impl Registry {
                 Claim::Wait(mut settled) => {
                     let _ = settled.changed().await;
                 }
-                Claim::Joined(held) => return Ok(Registration::new(inner.clone(), name, held.registered())),
+                Claim::Joined(held) => {
+                    return Ok(Registration::new(inner.clone(), name, held.registered()));
+                }
                 Claim::Taken(held) => {
                     return Err(Error::new(ErrorKind::AlreadyRegistered {
                         owner: Some(Box::new(held.registered())),
@@ -418,7 +441,11 @@ impl Registry {
             Ok(Ok(Acquired::Taken)) => {
                 claim.id = None;
                 inner.reaper.kick();
-                let owner = inner.remote(&name, Consistency::Default).await.ok().flatten();
+                let owner = inner
+                    .remote(&name, Consistency::Default)
+                    .await
+                    .ok()
+                    .flatten();
                 inner.pulses.emit(Event::Conflict {
                     name: name.clone(),
                     holder: owner.as_ref().map(|o| o.id.clone()),
@@ -450,7 +477,10 @@ impl Registry {
             Ok(Err(e)) => e,
             Err(elapsed) => Error::with_source(ErrorKind::Unknown, elapsed),
         };
-        if !matches!(result.kind(), ErrorKind::AlreadyRegistered { .. } | ErrorKind::LockDelay) {
+        if !matches!(
+            result.kind(),
+            ErrorKind::AlreadyRegistered { .. } | ErrorKind::LockDelay
+        ) {
             inner.pulses.emit(Event::RegisterFailed {
                 name: name.clone(),
                 error: result.clone(),
@@ -471,13 +501,22 @@ impl Registry {
     /// # Cancel safety
     ///
     /// As [`register`](Self::register).
-    pub async fn spawn<F>(&self, name: impl AsRef<str>, owner: Owner, future: F) -> Result<SpawnHandle<F::Output>, Error>
+    pub async fn spawn<F>(
+        &self,
+        name: impl AsRef<str>,
+        owner: Owner,
+        future: F,
+    ) -> Result<SpawnHandle<F::Output>, Error>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let registration = self.register(name, owner).await?;
-        Ok(SpawnHandle::spawn(&self.inner.spawned, registration, future))
+        Ok(SpawnHandle::spawn(
+            &self.inner.spawned,
+            registration,
+            future,
+        ))
     }
 
     /// Who holds `name`: from memory for this member's names, otherwise one
@@ -561,7 +600,12 @@ impl Registry {
 
     /// [`watch`](Self::watch) with explicit blocking-query settings.
     pub fn watch_with(&self, prefix: &str, config: WatchConfig) -> RegistryWatch {
-        crate::watch::watch(&self.inner.consul.client, self.inner.keys.clone(), prefix, config)
+        crate::watch::watch(
+            &self.inner.consul.client,
+            self.inner.keys.clone(),
+            prefix,
+            config,
+        )
     }
 
     /// The names this member holds under `prefix`, from memory, sorted.
@@ -727,7 +771,11 @@ impl Inner {
     }
 
     /// Reads `name` from Consul and decodes its owner.
-    async fn remote(&self, name: &Name, consistency: Consistency) -> Result<Option<Registered>, Error> {
+    async fn remote(
+        &self,
+        name: &Name,
+        consistency: Consistency,
+    ) -> Result<Option<Registered>, Error> {
         let key = self.keys.key(name);
         let Some(entry) = self.consul.read(&key, consistency).await? else {
             return Ok(None);
@@ -740,7 +788,9 @@ impl Inner {
             .value
             .as_deref()
             .ok_or_else(|| Error::new(ErrorKind::Foreign))
-            .and_then(|v| Record::decode(v).map_err(|e| Error::with_source(ErrorKind::Foreign, e)))?;
+            .and_then(|v| {
+                Record::decode(v).map_err(|e| Error::with_source(ErrorKind::Foreign, e))
+            })?;
         if self.is_dead_local(name, &record, &entry) {
             return Ok(None);
         }
@@ -772,7 +822,11 @@ impl Inner {
         let Some(held) = self.local.release(&name, id) else {
             return;
         };
-        if self.check_running().is_err() {
+        // After a fail-stop the session takes the key with it. During a
+        // shutdown the name must still be deleted here: the shutdown's own
+        // sweep no longer sees it, and leaving it to the session's destroy
+        // would impose the lock-delay on successors.
+        if matches!(*self.state.borrow(), State::Lost(_) | State::Shutdown) {
             return;
         }
         match tokio::runtime::Handle::try_current() {

@@ -105,7 +105,10 @@ impl RetryPolicy {
             return Err("an exponential retry needs a non-zero delay".into());
         }
         if !(self.factor.is_finite() && self.factor >= 1.0) {
-            return Err(format!("retry factor {} must be a number >= 1", self.factor));
+            return Err(format!(
+                "retry factor {} must be a number >= 1",
+                self.factor
+            ));
         }
         if self.max_attempts.is_none() && self.max_total_timeout.is_none() {
             return Err("a retry policy needs max_attempts or max_total_timeout".into());
@@ -198,14 +201,18 @@ mod tests {
 
     #[test]
     fn attempts_limit_and_reset() {
-        let policy = RetryPolicy::exponential(Duration::from_millis(100), 2.0, 10 * S).max_attempts(3);
+        let policy =
+            RetryPolicy::exponential(Duration::from_millis(100), 2.0, 10 * S).max_attempts(3);
         let w: Vec<u128> = waits(&policy).iter().map(Duration::as_millis).collect();
         assert_eq!(w, [100, 200, 400]);
         let mut retry = policy.start();
         retry.next_wait(Duration::ZERO);
         retry.next_wait(Duration::ZERO);
         retry.reset();
-        assert_eq!(retry.next_wait(Duration::ZERO), Some(Duration::from_millis(100)));
+        assert_eq!(
+            retry.next_wait(Duration::ZERO),
+            Some(Duration::from_millis(100))
+        );
     }
 
     #[test]
@@ -237,8 +244,12 @@ mod tests {
             "strategy = \"exponential\"\ndelay = \"1s\"\nmax_delay = \"5s\"\nmax_total_timeout = \"30s\"\n",
         )
         .unwrap();
-        assert_eq!(policy, RetryPolicy::exponential(S, 2.0, 5 * S).max_total_timeout(30 * S));
-        let bad = toml::from_str::<RetryPolicy>("strategy = \"linear\"\ndelay = \"1s\"\nbogus = 1\n");
+        assert_eq!(
+            policy,
+            RetryPolicy::exponential(S, 2.0, 5 * S).max_total_timeout(30 * S)
+        );
+        let bad =
+            toml::from_str::<RetryPolicy>("strategy = \"linear\"\ndelay = \"1s\"\nbogus = 1\n");
         assert!(bad.is_err());
     }
 }

@@ -185,9 +185,12 @@ impl Run {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let reason = self.compete(&mut factory).await;
-        self.registry.inner().pulses().emit(Event::SingletonStopped {
-            name: self.name.clone(),
-        });
+        self.registry
+            .inner()
+            .pulses()
+            .emit(Event::SingletonStopped {
+                name: self.name.clone(),
+            });
         self.state.send_replace(Leadership::Stopped(reason));
     }
 
@@ -238,7 +241,9 @@ impl Run {
                     match ended {
                         None => {
                             drop(registration);
-                            return StopReason::Registry(self.registry.inner().lost_reason().to_string());
+                            return StopReason::Registry(
+                                self.registry.inner().lost_reason().to_string(),
+                            );
                         }
                         Some(finished) => {
                             let _ = registration.unregister().await;
@@ -246,7 +251,8 @@ impl Run {
                                 return StopReason::Requested;
                             }
                             // Leave the others a chance before competing again.
-                            self.state.send_replace(Leadership::Standby { leader: None });
+                            self.state
+                                .send_replace(Leadership::Standby { leader: None });
                             tokio::select! {
                                 () = self.stop.cancelled() => return StopReason::Requested,
                                 () = sleep(self.config.retry.delay) => {}
@@ -272,11 +278,17 @@ impl Run {
                     let wait = match retry.next_wait(now - since) {
                         Some(wait) => wait,
                         None if self.config.give_up => return StopReason::RetriesExhausted,
-                        None => self.config.retry.max_delay.unwrap_or(self.config.retry.delay),
+                        None => self
+                            .config
+                            .retry
+                            .max_delay
+                            .unwrap_or(self.config.retry.delay),
                     };
                     let wait = match (e.kind(), freed_at) {
                         (ErrorKind::LockDelay, Some(freed)) => {
-                            let lock_free = freed + self.registry.config().session.lock_delay + LOCK_DELAY_SLACK;
+                            let lock_free = freed
+                                + self.registry.config().session.lock_delay
+                                + LOCK_DELAY_SLACK;
                             match lock_free.checked_duration_since(now) {
                                 Some(until) if !until.is_zero() => wait.min(until),
                                 _ => wait,
@@ -284,10 +296,13 @@ impl Run {
                         }
                         _ => wait,
                     };
-                    self.registry.inner().pulses().emit(Event::TakeoverDeferred {
-                        name: self.name.clone(),
-                        retry_in: wait,
-                    });
+                    self.registry
+                        .inner()
+                        .pulses()
+                        .emit(Event::TakeoverDeferred {
+                            name: self.name.clone(),
+                            retry_in: wait,
+                        });
                     tokio::select! {
                         () = self.stop.cancelled() => return StopReason::Requested,
                         () = sleep(wait) => {}

@@ -71,7 +71,12 @@ struct State {
     pending: VecDeque<Result<Change, Error>>,
 }
 
-pub(crate) fn watch(client: &Client, keys: KeySpace, prefix: &str, config: WatchConfig) -> RegistryWatch {
+pub(crate) fn watch(
+    client: &Client,
+    keys: KeySpace,
+    prefix: &str,
+    config: WatchConfig,
+) -> RegistryWatch {
     let answers = client.kv().watch_prefix(&keys.prefix(prefix), config);
     let state = State {
         answers,
@@ -87,7 +92,9 @@ pub(crate) fn watch(client: &Client, keys: KeySpace, prefix: &str, config: Watch
             match state.answers.next().await? {
                 Ok(answer) => {
                     let now = owners(&state.keys, answer.value);
-                    state.pending.extend(diff(&state.known, &now).into_iter().map(Ok));
+                    state
+                        .pending
+                        .extend(diff(&state.known, &now).into_iter().map(Ok));
                     state.known = now;
                 }
                 Err(e) => state.pending.push_back(Err(from_client(e))),
@@ -120,7 +127,9 @@ fn diff(before: &BTreeMap<Name, Registered>, after: &BTreeMap<Name, Registered>)
                 name: name.clone(),
                 previous: previous.clone(),
             }),
-            Some(current) if current.fencing_token != previous.fencing_token || current.id != previous.id => {
+            Some(current)
+                if current.fencing_token != previous.fencing_token || current.id != previous.id =>
+            {
                 changes.push(Change::OwnerChanged {
                     name: name.clone(),
                     previous: previous.clone(),
@@ -176,12 +185,22 @@ mod tests {
 
     #[test]
     fn diff_reports_every_kind_of_change_in_name_order() {
-        let before = map(&[("a", reg("m1", 1)), ("b", reg("m1", 2)), ("c", reg("m1", 3))]);
-        let after = map(&[("a", reg("m1", 1)), ("b", reg("m2", 9)), ("d", reg("m2", 10))]);
+        let before = map(&[
+            ("a", reg("m1", 1)),
+            ("b", reg("m1", 2)),
+            ("c", reg("m1", 3)),
+        ]);
+        let after = map(&[
+            ("a", reg("m1", 1)),
+            ("b", reg("m2", 9)),
+            ("d", reg("m2", 10)),
+        ]);
         let changes = diff(&before, &after);
         let names: Vec<_> = changes.iter().map(|c| change_name(c).as_str()).collect();
         assert_eq!(names, ["b", "c", "d"]);
-        assert!(matches!(&changes[0], Change::OwnerChanged { current, .. } if current.fencing_token == 9));
+        assert!(
+            matches!(&changes[0], Change::OwnerChanged { current, .. } if current.fencing_token == 9)
+        );
         assert!(matches!(&changes[1], Change::Unregistered { .. }));
         assert!(matches!(&changes[2], Change::Registered { .. }));
         assert!(diff(&after, &after).is_empty());

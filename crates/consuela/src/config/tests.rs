@@ -66,15 +66,37 @@ fn full_toml_round_trips() {
 
 #[test]
 fn intervals() {
-    assert_eq!(Interval::Ratio(1, 3).resolve(20 * S), Duration::from_millis(6667));
+    assert_eq!(
+        Interval::Ratio(1, 3).resolve(20 * S),
+        Duration::from_millis(6667)
+    );
     assert_eq!(Interval::Fixed(4 * S).resolve(20 * S), 4 * S);
-    let parse = |t: &str| Config::from_toml(&format!("nodename=\"n\"\nnamespace=\"x\"\n[keeper]\ninterval = {t}\n"));
+    let parse = |t: &str| {
+        Config::from_toml(&format!(
+            "nodename=\"n\"\nnamespace=\"x\"\n[keeper]\ninterval = {t}\n"
+        ))
+    };
     assert_eq!(parse("5").unwrap().renew_interval(), 5 * S);
-    assert_eq!(parse("\"2500ms\"").unwrap().renew_interval(), Duration::from_millis(2500));
-    assert!(matches!(parse("\"1/1\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
-    assert!(matches!(parse("\"0/2\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
-    assert!(matches!(parse("\"1/0\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
-    assert!(matches!(parse("\"30s\""), Err(ConfigError::IntervalNotBelowTtl { .. })));
+    assert_eq!(
+        parse("\"2500ms\"").unwrap().renew_interval(),
+        Duration::from_millis(2500)
+    );
+    assert!(matches!(
+        parse("\"1/1\""),
+        Err(ConfigError::IntervalNotBelowTtl { .. })
+    ));
+    assert!(matches!(
+        parse("\"0/2\""),
+        Err(ConfigError::IntervalNotBelowTtl { .. })
+    ));
+    assert!(matches!(
+        parse("\"1/0\""),
+        Err(ConfigError::IntervalNotBelowTtl { .. })
+    ));
+    assert!(matches!(
+        parse("\"30s\""),
+        Err(ConfigError::IntervalNotBelowTtl { .. })
+    ));
     assert!(matches!(parse("\"x/2\""), Err(ConfigError::Parse(_))));
 }
 
@@ -83,10 +105,16 @@ fn bad_configs_get_structured_errors() {
     let base = || Config::new("consul0", "ns");
     let mut c = base();
     c.session.ttl = 9 * S;
-    assert!(matches!(c.validate(), Err(ConfigError::TtlOutOfRange { .. })));
+    assert!(matches!(
+        c.validate(),
+        Err(ConfigError::TtlOutOfRange { .. })
+    ));
     let mut c = base();
     c.session.ttl = 86_401 * S;
-    assert!(matches!(c.validate(), Err(ConfigError::TtlOutOfRange { .. })));
+    assert!(matches!(
+        c.validate(),
+        Err(ConfigError::TtlOutOfRange { .. })
+    ));
     let mut c = base();
     c.session.ttl = 2 * S;
     c.session.ttl_min = S;
@@ -96,12 +124,24 @@ fn bad_configs_get_structured_errors() {
     assert_eq!(c.validate(), Err(ConfigError::LockDelayTooLong(61 * S)));
     let mut c = base();
     c.keeper.interval = Interval::Fixed(20 * S);
-    assert!(matches!(c.validate(), Err(ConfigError::IntervalNotBelowTtl { .. })));
+    assert!(matches!(
+        c.validate(),
+        Err(ConfigError::IntervalNotBelowTtl { .. })
+    ));
     let mut c = base();
     c.keeper.margin = 20 * S;
-    assert!(matches!(c.validate(), Err(ConfigError::MarginNotBelowTtl { .. })));
-    assert_eq!(Config::new("", "ns").validate(), Err(ConfigError::EmptyNodename));
-    assert!(matches!(Config::new("n", "a//b").validate(), Err(ConfigError::Namespace(_))));
+    assert!(matches!(
+        c.validate(),
+        Err(ConfigError::MarginNotBelowTtl { .. })
+    ));
+    assert_eq!(
+        Config::new("", "ns").validate(),
+        Err(ConfigError::EmptyNodename)
+    );
+    assert!(matches!(
+        Config::new("n", "a//b").validate(),
+        Err(ConfigError::Namespace(_))
+    ));
     let mut c = base();
     c.member = Some(String::new());
     assert!(matches!(c.validate(), Err(ConfigError::Member(_))));
@@ -111,7 +151,13 @@ fn bad_configs_get_structured_errors() {
     assert_eq!(c.validate(), Err(ConfigError::TokenConflict));
     let mut c = base();
     c.reaper.retry = RetryPolicy::linear(S);
-    assert!(matches!(c.validate(), Err(ConfigError::Retry { component: "reaper", .. })));
+    assert!(matches!(
+        c.validate(),
+        Err(ConfigError::Retry {
+            component: "reaper",
+            ..
+        })
+    ));
     let mut c = base();
     c.registry.registration_timeout = Duration::ZERO;
     assert!(matches!(c.validate(), Err(ConfigError::ZeroTimeout(_))));
@@ -126,7 +172,10 @@ fn toml_errors_are_parse_errors() {
         "nodename = \"n\"\nnamespace = \"x\"\n[session]\nttl = \"-1s\"",
         "nodename = \"n\"\nnamespace = \"x\"\non_lost = \"panic\"",
     ] {
-        assert!(matches!(Config::from_toml(bad), Err(ConfigError::Parse(_))), "{bad}");
+        assert!(
+            matches!(Config::from_toml(bad), Err(ConfigError::Parse(_))),
+            "{bad}"
+        );
     }
 }
 

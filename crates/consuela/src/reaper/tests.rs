@@ -27,14 +27,26 @@ fn reproduces_the_originals_reaper_dies_eventually_timeline() {
     let mut s = ReaperState::new(&policy());
     // Enqueued with a drain attempt that fails: the budget is not spent.
     assert_eq!(s.enqueue(zombie(1), true, t0), Next::Drain);
-    assert_eq!(s.attempted(Attempt::Failed, false, t0), Next::TryAt(t0 + 100 * MS));
+    assert_eq!(
+        s.attempted(Attempt::Failed, false, t0),
+        Next::TryAt(t0 + 100 * MS)
+    );
     // Timer 100 fired and failed, then 200, then 400, then give up.
     let t1 = t0 + 100 * MS;
-    assert_eq!(s.attempted(Attempt::Failed, true, t1), Next::TryAt(t1 + 100 * MS));
+    assert_eq!(
+        s.attempted(Attempt::Failed, true, t1),
+        Next::TryAt(t1 + 100 * MS)
+    );
     let t2 = t1 + 100 * MS;
-    assert_eq!(s.attempted(Attempt::Failed, true, t2), Next::TryAt(t2 + 200 * MS));
+    assert_eq!(
+        s.attempted(Attempt::Failed, true, t2),
+        Next::TryAt(t2 + 200 * MS)
+    );
     let t3 = t2 + 200 * MS;
-    assert_eq!(s.attempted(Attempt::Failed, true, t3), Next::TryAt(t3 + 400 * MS));
+    assert_eq!(
+        s.attempted(Attempt::Failed, true, t3),
+        Next::TryAt(t3 + 400 * MS)
+    );
     let t4 = t3 + 400 * MS;
     assert_eq!(s.attempted(Attempt::Failed, true, t4), Next::GiveUp);
 }
@@ -51,7 +63,10 @@ fn success_pops_resets_budget_and_drains_back_to_back() {
     assert_eq!(s.attempted(Attempt::Reaped, true, t), Next::TryAt(t));
     assert_eq!(s.head(), Some(&zombie(2)));
     // The budget is whole again: three more failures before giving up.
-    assert_eq!(s.attempted(Attempt::Failed, true, t), Next::TryAt(t + 100 * MS));
+    assert_eq!(
+        s.attempted(Attempt::Failed, true, t),
+        Next::TryAt(t + 100 * MS)
+    );
     assert_eq!(s.attempted(Attempt::Stale, true, t), Next::Idle);
     assert_eq!(s.len(), 0);
     assert_eq!(s.next(), Next::Idle);
@@ -66,7 +81,10 @@ fn drain_tries_now_and_fifo_order_holds_without_dedup() {
     assert_eq!(s.len(), 2, "no deduplication");
     assert_eq!(s.drain(), Next::Drain);
     // A failed drain keeps the armed retry timer and spends no budget.
-    assert_eq!(s.attempted(Attempt::Failed, false, t0 + MS), Next::TryAt(t0 + 100 * MS));
+    assert_eq!(
+        s.attempted(Attempt::Failed, false, t0 + MS),
+        Next::TryAt(t0 + 100 * MS)
+    );
     assert_eq!(s.len(), 2);
 }
 

@@ -33,7 +33,13 @@ impl Consul {
     /// `PUT ?acquire`) answers with the key's new `ModifyIndex`.
     pub(crate) async fn acquire(&self, key: &str, value: Vec<u8>) -> Result<Acquired, Error> {
         let op = txn::lock(key, value, &self.session);
-        match self.client.txn().execute(&[op]).await.map_err(from_client)? {
+        match self
+            .client
+            .txn()
+            .execute(&[op])
+            .await
+            .map_err(from_client)?
+        {
             TxnOutcome::Committed(results) => results
                 .into_iter()
                 .find_map(|r| r.kv)
@@ -42,7 +48,11 @@ impl Consul {
                 })
                 .ok_or_else(|| Error::new(ErrorKind::Rejected)),
             TxnOutcome::RolledBack(errors) => {
-                let what = errors.into_iter().next().map(|e| e.what).unwrap_or_default();
+                let what = errors
+                    .into_iter()
+                    .next()
+                    .map(|e| e.what)
+                    .unwrap_or_default();
                 Ok(match TxnFailure::classify(&what) {
                     TxnFailure::LockHeld => Acquired::Taken,
                     TxnFailure::LockDelay => Acquired::LockDelay,

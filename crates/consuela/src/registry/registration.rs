@@ -98,7 +98,9 @@ impl Registration {
         if self.is_lost() {
             return Ok(());
         }
-        self.inner.release_now(&self.name, &self.registered.id).await
+        self.inner
+            .release_now(&self.name, &self.registered.id)
+            .await
     }
 }
 

@@ -9,3 +9,5 @@ mod t30_reaper;
 mod t40_keeper;
 mod t50_spawn;
 mod t60_watch;
+mod t70_singleton;
+mod t80_presence;

@@ -11,23 +11,23 @@ use consuela_devserver::DevServerConfig;
 use consuela_testkit::{ConsulTarget, FaultProxy, consul_target, spawn_devserver_with, trace_init};
 
 /// Generous bound for anything that should happen "soon".
-pub const SOON: Duration = Duration::from_secs(10);
+pub(crate) const SOON: Duration = Duration::from_secs(10);
 
 /// A Consul to test against, with three node names to bind sessions to
 /// (`consul0..2` on the dev server, as the original's suites use).
-pub struct Cluster {
-    pub target: ConsulTarget,
-    pub nodes: [String; 3],
+pub(crate) struct Cluster {
+    pub(crate) target: ConsulTarget,
+    pub(crate) nodes: [String; 3],
     /// TTL used by [`Cluster::config`]: short on the dev server, Consul's
     /// minimum on a real agent.
-    pub ttl: Duration,
-    pub ttl_min: Duration,
+    pub(crate) ttl: Duration,
+    pub(crate) ttl_min: Duration,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// A namespace no other test (or earlier run) uses.
-pub fn namespace(test: &str) -> String {
+pub(crate) fn namespace(test: &str) -> String {
     format!(
         "consuela-test/{test}-{}-{}",
         std::process::id(),
@@ -38,16 +38,22 @@ pub fn namespace(test: &str) -> String {
 impl Cluster {
     /// A dev server with a low TTL floor and Consul's 2x TTL multiplier, or
     /// the real Consul at `CONSUL_HTTP_ADDR`.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|c| c).await
     }
 
-    pub async fn start_with(tweak: impl FnOnce(DevServerConfig) -> DevServerConfig) -> Self {
+    pub(crate) async fn start_with(tweak: impl FnOnce(DevServerConfig) -> DevServerConfig) -> Self {
         trace_init();
         let probe = consul_target_without_server().await;
         if let Some(target) = probe {
             let client = client_for(&target);
-            let node = client.agent().self_().await.expect("agent/self").config.node_name;
+            let node = client
+                .agent()
+                .self_()
+                .await
+                .expect("agent/self")
+                .config
+                .node_name;
             let node = node.to_string();
             return Self {
                 target,
@@ -56,11 +62,9 @@ impl Cluster {
                 ttl_min: Duration::from_secs(10),
             };
         }
-        let config = DevServerConfig {
-            session_ttl_min: Duration::from_millis(100),
-            ..DevServerConfig::default()
-        }
-        .with_extra_nodes(["consul0", "consul1", "consul2"]);
+        let mut config =
+            DevServerConfig::default().with_extra_nodes(["consul0", "consul1", "consul2"]);
+        config.session_ttl_min = Duration::from_millis(100);
         let server = spawn_devserver_with(tweak(config)).await;
         Self {
             target: ConsulTarget {
@@ -74,13 +78,13 @@ impl Cluster {
         }
     }
 
-    pub fn is_real(&self) -> bool {
+    pub(crate) fn is_real(&self) -> bool {
         self.target.is_real()
     }
 
     /// A registry config bound to node `i`, talking to `url` (the server, or
     /// a proxy in front of it).
-    pub fn config_via(&self, i: usize, namespace: &str, url: &str) -> Config {
+    pub(crate) fn config_via(&self, i: usize, namespace: &str, url: &str) -> Config {
         let mut c = Config::new(self.nodes[i].clone(), namespace);
         c.consul.url = Some(url.to_owned());
         c.consul.token = self.target.token.clone();
@@ -90,29 +94,34 @@ impl Cluster {
         c.session.ttl_min = self.ttl_min;
         c.session.lock_delay = Duration::from_secs(1);
         c.keeper.interval = Interval::Ratio(1, 4);
-        c.reaper.retry = RetryPolicy::linear(Duration::from_millis(100)).max_total_timeout(SOON * 3);
+        c.reaper.retry =
+            RetryPolicy::linear(Duration::from_millis(100)).max_total_timeout(SOON * 3);
         c.reaper.shutdown_timeout = Duration::from_secs(2);
         c
     }
 
-    pub fn config(&self, i: usize, namespace: &str) -> Config {
+    pub(crate) fn config(&self, i: usize, namespace: &str) -> Config {
         self.config_via(i, namespace, &self.target.url)
     }
 
-    pub async fn registry(&self, i: usize, namespace: &str) -> Registry {
-        Registry::start(self.config(i, namespace)).await.expect("registry starts")
+    pub(crate) async fn registry(&self, i: usize, namespace: &str) -> Registry {
+        Registry::start(self.config(i, namespace))
+            .await
+            .expect("registry starts")
     }
 
     /// A plain client for checking Consul's state behind the registry's back.
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         client_for(&self.target)
     }
 
-    pub async fn proxy(&self) -> FaultProxy {
-        FaultProxy::start(self.target.socket_addr()).await.expect("proxy starts")
+    pub(crate) async fn proxy(&self) -> FaultProxy {
+        FaultProxy::start(self.target.socket_addr())
+            .await
+            .expect("proxy starts")
     }
 
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.target.shutdown().await;
     }
 }
@@ -132,15 +141,15 @@ fn client_for(target: &ConsulTarget) -> Client {
 
 /// Records every event a registry emits.
 #[derive(Clone, Default)]
-pub struct Events(Arc<Mutex<Vec<Event>>>);
+pub(crate) struct Events(Arc<Mutex<Vec<Event>>>);
 
 impl Events {
-    pub fn pulse(&self) -> impl Fn(&Event) + Send + Sync + 'static {
+    pub(crate) fn pulse(&self) -> impl Fn(&Event) + Send + Sync + 'static {
         let events = self.0.clone();
         move |e: &Event| events.lock().unwrap().push(e.clone())
     }
 
-    pub fn count(&self, matches: impl Fn(&Event) -> bool) -> usize {
+    pub(crate) fn count(&self, matches: impl Fn(&Event) -> bool) -> usize {
         self.0.lock().unwrap().iter().filter(|e| matches(e)).count()
     }
 }

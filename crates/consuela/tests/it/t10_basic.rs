@@ -53,19 +53,33 @@ async fn many_names_for_one_owner_and_readable_names() {
         guards.push(r.register(name, owner.clone()).await.unwrap());
     }
     for name in &names {
-        let seen = other.whereis(name).await.unwrap().unwrap_or_else(|| panic!("{name} not found"));
+        let seen = other
+            .whereis(name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} not found"));
         assert_eq!(seen.id.member, r.member());
     }
     let listed = other.list("").await.unwrap();
     assert_eq!(listed.len(), names.len());
     let mut sorted = names.clone();
     sorted.sort();
-    assert_eq!(listed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), sorted);
+    assert_eq!(
+        listed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        sorted
+    );
     assert_eq!(other.list("space/").await.unwrap().len(), 40);
     assert_eq!(r.select("space/").len(), 40);
     assert!(other.select("").is_empty(), "select is local only");
     drop(guards);
-    wait_for(SOON, "every name released", || other.list(""), |l| matches!(l, Ok(v) if v.is_empty())).await;
+    wait_for(
+        SOON,
+        "every name released",
+        || other.list(""),
+        |l| matches!(l, Ok(v) if v.is_empty()),
+    )
+    .await
+    .unwrap();
     r.shutdown().await.unwrap();
     other.shutdown().await.unwrap();
     cluster.shutdown().await;
@@ -83,7 +97,10 @@ async fn conflicting_registration_names_the_owner() {
     assert_eq!(err.owner().map(|o| &o.id), Some(held.id()));
     // Another owner within the same member conflicts too, without I/O.
     let err = a.register("my_boy", Owner::at("a2")).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::AlreadyRegistered { owner: Some(_) }));
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::AlreadyRegistered { owner: Some(_) }
+    ));
     // The holder can still register again.
     let again = a.register("my_boy", Owner::at("a")).await.unwrap();
     assert_eq!(again.fencing_token(), held.fencing_token());
@@ -103,10 +120,19 @@ async fn round_trip_and_instant_reregistration() {
     for i in 0..10 {
         // Alternate members: a released name is free at once (no lock-delay).
         let (me, other) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        let reg = me.register("instant", Owner::at(format!("round-{i}"))).await.unwrap();
-        assert!(reg.fencing_token() > last_token, "fencing tokens strictly increase");
+        let reg = me
+            .register("instant", Owner::at(format!("round-{i}")))
+            .await
+            .unwrap();
+        assert!(
+            reg.fencing_token() > last_token,
+            "fencing tokens strictly increase"
+        );
         last_token = reg.fencing_token();
-        assert_eq!(other.whereis("instant").await.unwrap().map(|o| o.id), Some(reg.id().clone()));
+        assert_eq!(
+            other.whereis("instant").await.unwrap().map(|o| o.id),
+            Some(reg.id().clone())
+        );
         reg.unregister().await.unwrap();
         assert_eq!(other.whereis("instant").await.unwrap(), None);
         assert_eq!(me.whereis("instant").await.unwrap(), None);
@@ -126,7 +152,14 @@ async fn dead_local_holder_is_never_returned() {
     drop(reg);
     // Locally the name is free at once, even before Consul heard of it.
     assert_eq!(a.whereis("slacker").await.unwrap(), None);
-    wait_for(SOON, "the dead registration is cleaned", || b.whereis("slacker"), |o| matches!(o, Ok(None))).await;
+    wait_for(
+        SOON,
+        "the dead registration is cleaned",
+        || b.whereis("slacker"),
+        |o| matches!(o, Ok(None)),
+    )
+    .await
+    .unwrap();
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
     cluster.shutdown().await;
@@ -138,16 +171,31 @@ async fn graceful_shutdown_hands_names_over_at_once() {
     let ns = namespace("handoff");
     let a = cluster.registry(0, &ns).await;
     let b = cluster.registry(1, &ns).await;
-    let regs: Vec<_> = futures_util::future::try_join_all((0..5).map(|i| a.register(format!("n{i}"), Owner::default())))
-        .await
-        .unwrap();
+    let regs: Vec<_> = futures_util::future::try_join_all(
+        (0..5).map(|i| a.register(format!("n{i}"), Owner::default())),
+    )
+    .await
+    .unwrap();
     a.shutdown().await.unwrap();
     assert!(regs.iter().all(|r| r.is_lost()), "shutdown fires lost()");
     // No lock-delay: every name is free right away.
     for i in 0..5 {
-        b.register(format!("n{i}"), Owner::default()).await.unwrap().unregister().await.unwrap();
+        b.register(format!("n{i}"), Owner::default())
+            .await
+            .unwrap()
+            .unregister()
+            .await
+            .unwrap();
     }
-    let sessions = cluster.client().session().info(&consuela_wire::SessionId::new(a.session()), Default::default()).await.unwrap();
+    let sessions = cluster
+        .client()
+        .session()
+        .info(
+            &consuela_wire::SessionId::new(a.session()),
+            Default::default(),
+        )
+        .await
+        .unwrap();
     assert!(sessions.value.is_none(), "the session is destroyed");
     let err = a.register("late", Owner::default()).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Shutdown));
@@ -162,8 +210,14 @@ async fn bad_names_and_configs_get_typed_errors() {
     let r = cluster.registry(0, &namespace("bad")).await;
     for bad in ["", "/a", "a//b", "a/../b", ".", "nul\0"] {
         let err = r.register(bad, Owner::default()).await.unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::InvalidName(_)), "{bad:?}: {err}");
-        assert!(matches!(r.whereis(bad).await.unwrap_err().kind(), ErrorKind::InvalidName(_)));
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidName(_)),
+            "{bad:?}: {err}"
+        );
+        assert!(matches!(
+            r.whereis(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidName(_)
+        ));
     }
     let mut config = cluster.config(0, "x");
     config.session.ttl = std::time::Duration::from_secs(5);
@@ -172,9 +226,15 @@ async fn bad_names_and_configs_get_typed_errors() {
     assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err}");
     let mut config = cluster.config(0, "x");
     config.keeper.interval = consuela::Interval::Fixed(config.session.ttl);
-    assert!(matches!(Registry::start(config).await.unwrap_err().kind(), ErrorKind::Config(_)));
     assert!(matches!(
-        Registry::start(Config::new("consul0", "bad//ns")).await.unwrap_err().kind(),
+        Registry::start(config).await.unwrap_err().kind(),
+        ErrorKind::Config(_)
+    ));
+    assert!(matches!(
+        Registry::start(Config::new("consul0", "bad//ns"))
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::Config(_)
     ));
     r.shutdown().await.unwrap();
@@ -192,7 +252,10 @@ async fn start_fails_without_consul_or_with_an_unknown_node() {
         let mut config = cluster.config(0, "x");
         config.nodename = "no-such-node".into();
         let err = Registry::start(config).await.unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Unknown | ErrorKind::Rejected), "{err}");
+        assert!(
+            matches!(err.kind(), ErrorKind::Unknown | ErrorKind::Rejected),
+            "{err}"
+        );
     }
     cluster.shutdown().await;
 }

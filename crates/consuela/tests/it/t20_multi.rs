@@ -19,7 +19,9 @@ async fn exactly_one_of_three_members_wins_each_race() {
     ];
     for round in 0..20 {
         let name = format!("me-{round}");
-        let results = futures_util::future::join_all(rs.iter().map(|r| r.register(&name, Owner::default()))).await;
+        let results =
+            futures_util::future::join_all(rs.iter().map(|r| r.register(&name, Owner::default())))
+                .await;
         let winners: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
         for err in results.iter().filter_map(|r| r.as_ref().err()) {
@@ -53,25 +55,42 @@ async fn lock_delay_is_reported_apart_from_conflicts() {
         .destroy(&SessionId::new(a.session()))
         .await
         .unwrap();
-    wait_for(SOON, "the key is gone", || b.whereis("contended"), |o| matches!(o, Ok(None))).await;
+    wait_for(
+        SOON,
+        "the key is gone",
+        || b.whereis("contended"),
+        |o| matches!(o, Ok(None)),
+    )
+    .await
+    .unwrap();
     let err = b.register("contended", Owner::default()).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::LockDelay), "{err}");
     assert!(err.is_retryable() && !err.is_conflict());
     // a learns of the loss at its next renew (a 404).
     let mut state = a.subscribe();
-    wait_watch(&mut state, SOON, "a fail-stops", |s| *s == State::Lost(LostReason::Invalidated)).await;
+    wait_watch(&mut state, SOON, "a fail-stops", |s| {
+        *s == State::Lost(LostReason::Invalidated)
+    })
+    .await;
     assert!(held.is_lost());
     // Once the lock-delay passes the name can be taken.
     let won = wait_for(
         SOON,
         "the lock-delay to pass",
         || b.register("contended", Owner::default()),
-        |r| r.is_ok() || r.as_ref().is_err_and(|e| !matches!(e.kind(), ErrorKind::LockDelay)),
+        |r| {
+            r.is_ok()
+                || r.as_ref()
+                    .is_err_and(|e| !matches!(e.kind(), ErrorKind::LockDelay))
+        },
     )
     .await
     .unwrap();
     drop((held, won));
     b.shutdown().await.unwrap();
-    assert!(matches!(a.shutdown().await.unwrap_err().kind(), ErrorKind::SessionLost(LostReason::Invalidated)));
+    assert!(matches!(
+        a.shutdown().await.unwrap_err().kind(),
+        ErrorKind::SessionLost(LostReason::Invalidated)
+    ));
     cluster.shutdown().await;
 }

@@ -16,17 +16,37 @@ async fn zombie_is_reaped_once_consul_is_back() {
     let mut config = cluster.config_via(0, &ns, &proxy.url());
     // Long enough that the keeper rides out the outage.
     config.session.ttl = Duration::from_secs(20).max(cluster.ttl);
-    let r = Registry::builder(config).pulse(events.pulse()).start().await.unwrap();
+    let r = Registry::builder(config)
+        .pulse(events.pulse())
+        .start()
+        .await
+        .unwrap();
     let observer = cluster.registry(1, &ns).await;
     let reg = r.register("boi", Owner::default()).await.unwrap();
     proxy.set_mode(Mode::Stop);
     // Still served from memory.
-    assert_eq!(r.whereis("boi").await.unwrap().map(|o| o.id), Some(reg.id().clone()));
+    assert_eq!(
+        r.whereis("boi").await.unwrap().map(|o| o.id),
+        Some(reg.id().clone())
+    );
     drop(reg);
-    wait_until(SOON, "the zombie is queued", || async { r.reaper_queue() == 1 }).await;
-    assert!(observer.whereis("boi").await.unwrap().is_some(), "still in Consul");
+    wait_until(SOON, "the zombie is queued", || async {
+        r.reaper_queue() == 1
+    })
+    .await;
+    assert!(
+        observer.whereis("boi").await.unwrap().is_some(),
+        "still in Consul"
+    );
     proxy.set_mode(Mode::Pass);
-    wait_for(SOON, "the zombie is reaped", || observer.whereis("boi"), |o| matches!(o, Ok(None))).await;
+    wait_for(
+        SOON,
+        "the zombie is reaped",
+        || observer.whereis("boi"),
+        |o| matches!(o, Ok(None)),
+    )
+    .await
+    .unwrap();
     wait_until(SOON, "the queue drains", || async { r.reaper_queue() == 0 }).await;
     assert!(events.count(|e| matches!(e, Event::ZombieReaped { stale: false, .. })) >= 1);
     r.shutdown().await.unwrap();
@@ -43,18 +63,35 @@ async fn reaper_gives_up_and_the_registry_fail_stops() {
     let events = Events::default();
     let mut config = cluster.config_via(0, &ns, &proxy.url());
     config.session.ttl = Duration::from_secs(30);
-    config.reaper.retry = RetryPolicy::exponential(Duration::from_millis(100), 2.0, Duration::from_secs(1)).max_attempts(3);
-    let r = Registry::builder(config).pulse(events.pulse()).start().await.unwrap();
+    config.reaper.retry =
+        RetryPolicy::exponential(Duration::from_millis(100), 2.0, Duration::from_secs(1))
+            .max_attempts(3);
+    let r = Registry::builder(config)
+        .pulse(events.pulse())
+        .start()
+        .await
+        .unwrap();
     let reg = r.register("boi", Owner::default()).await.unwrap();
     proxy.set_mode(Mode::Stop);
     drop(reg);
     let mut state = r.subscribe();
-    wait_watch(&mut state, SOON, "the reaper gives up", |s| *s == State::Lost(LostReason::ReaperExhausted)).await;
+    wait_watch(&mut state, SOON, "the reaper gives up", |s| {
+        *s == State::Lost(LostReason::ReaperExhausted)
+    })
+    .await;
     // One drain attempt, then the timeline 100, 200, 400 ms and give up.
     let failures = events.count(|e| matches!(e, Event::ReapFailed { .. }));
     assert!(failures >= 4, "{failures} failed attempts");
-    assert_eq!(events.count(|e| matches!(e, Event::ReapFailed { retry_in: None, .. })), 1);
-    assert!(r.register("x", Owner::default()).await.unwrap_err().is_fatal());
+    assert_eq!(
+        events.count(|e| matches!(e, Event::ReapFailed { retry_in: None, .. })),
+        1
+    );
+    assert!(
+        r.register("x", Owner::default())
+            .await
+            .unwrap_err()
+            .is_fatal()
+    );
     proxy.shutdown().await;
     cluster.shutdown().await;
 }
@@ -68,12 +105,17 @@ async fn twenty_zombies_drain() {
     config.session.ttl = Duration::from_secs(20).max(cluster.ttl);
     let r = Registry::start(config).await.unwrap();
     let observer = cluster.registry(1, &ns).await;
-    let regs = futures_util::future::try_join_all((0..20).map(|i| r.register(format!("slacker-{i}"), Owner::default())))
-        .await
-        .unwrap();
+    let regs = futures_util::future::try_join_all(
+        (0..20).map(|i| r.register(format!("slacker-{i}"), Owner::default())),
+    )
+    .await
+    .unwrap();
     proxy.set_mode(Mode::Stop);
     drop(regs);
-    wait_until(SOON, "all 20 are queued", || async { r.reaper_queue() == 20 }).await;
+    wait_until(SOON, "all 20 are queued", || async {
+        r.reaper_queue() == 20
+    })
+    .await;
     proxy.set_mode(Mode::Ignore);
     tokio::time::sleep(Duration::from_millis(300)).await;
     proxy.set_mode(Mode::Pass);

@@ -1,6 +1,7 @@
 //! The session keeper: renewal, destroy on shutdown, and fail-stop before
 //! Consul could hand the names to anyone else.
 
+use std::time::Duration;
 
 use consuela::{Event, LostReason, Owner, Registry, State};
 use consuela_testkit::{Mode, wait_until, wait_watch};
@@ -50,11 +51,15 @@ async fn unreachable_consul_fires_lost_before_the_session_is_invalidated() {
     let cluster = Cluster::start().await;
     let ns = namespace("deadline");
     let proxy = cluster.proxy().await;
-    let r = Registry::start(cluster.config_via(0, &ns, &proxy.url())).await.unwrap();
+    let r = Registry::start(cluster.config_via(0, &ns, &proxy.url()))
+        .await
+        .unwrap();
     let observer = cluster.registry(1, &ns).await;
     let reg = r.register("guarded", Owner::default()).await.unwrap();
     proxy.set_mode(Mode::Ignore);
-    tokio::time::timeout(SOON * 3, reg.lost()).await.expect("lost() fires");
+    tokio::time::timeout(SOON * 3, reg.lost())
+        .await
+        .expect("lost() fires");
     // At this instant Consul still has the session and the name: the
     // registry gave up first.
     let info = cluster
@@ -63,14 +68,21 @@ async fn unreachable_consul_fires_lost_before_the_session_is_invalidated() {
         .info(&SessionId::new(r.session()), Default::default())
         .await
         .unwrap();
-    assert!(info.value.is_some(), "Consul has not invalidated the session yet");
+    assert!(
+        info.value.is_some(),
+        "Consul has not invalidated the session yet"
+    );
     assert!(observer.whereis("guarded").await.unwrap().is_some());
     assert_eq!(r.state(), State::Lost(LostReason::Expired));
     // Consul then expires the session and frees the name.
-    consuela_testkit::wait_for(SOON * 6, "Consul frees the name", || observer.whereis("guarded"), |o| {
-        matches!(o, Ok(None))
-    })
-    .await;
+    consuela_testkit::wait_for(
+        SOON * 6,
+        "Consul frees the name",
+        || observer.whereis("guarded"),
+        |o| matches!(o, Ok(None)),
+    )
+    .await
+    .unwrap();
     drop(reg);
     observer.shutdown().await.unwrap();
     proxy.shutdown().await;
@@ -81,7 +93,10 @@ async fn unreachable_consul_fires_lost_before_the_session_is_invalidated() {
 async fn a_404_on_renew_fail_stops_at_once() {
     let cluster = Cluster::start().await;
     let events = Events::default();
-    let r = Registry::builder(cluster.config(0, &namespace("renew404")))
+    let mut config = cluster.config(0, &namespace("renew404"));
+    // Only the renewals may notice.
+    config.keeper.watch_session = false;
+    let r = Registry::builder(config)
         .pulse(events.pulse())
         .start()
         .await
@@ -96,13 +111,24 @@ async fn a_404_on_renew_fail_stops_at_once() {
     let mut state = r.subscribe();
     // Within one renew interval (TTL/4), far sooner than the deadline.
     let within = cluster.ttl / 2;
-    tokio::time::timeout(within, wait_watch(&mut state, within, "fail-stop", |s| {
-        *s == State::Lost(LostReason::Invalidated)
-    }))
+    tokio::time::timeout(
+        within,
+        wait_watch(&mut state, within, "fail-stop", |s| {
+            *s == State::Lost(LostReason::Invalidated)
+        }),
+    )
     .await
     .expect("fail-stop within half a TTL");
     assert!(reg.is_lost());
-    assert_eq!(events.count(|e| matches!(e, Event::Lost { reason: LostReason::Invalidated })), 1);
+    assert_eq!(
+        events.count(|e| matches!(
+            e,
+            Event::Lost {
+                reason: LostReason::Invalidated
+            }
+        )),
+        1
+    );
     let err = r.whereis("held").await.unwrap_err();
     assert!(err.is_fatal(), "{err}");
     cluster.shutdown().await;
@@ -126,7 +152,8 @@ async fn dropping_every_handle_is_a_crash() {
         || observer.whereis("orphan"),
         |o| matches!(o, Ok(None)),
     )
-    .await;
+    .await
+    .unwrap();
     observer.shutdown().await.unwrap();
     cluster.shutdown().await;
 }
@@ -140,9 +167,40 @@ async fn panicking_handlers_never_stop_the_registry() {
         .await
         .unwrap();
     let reg = r.register("fine", Owner::default()).await.unwrap();
-    wait_until(SOON, "a renew passes through the handler", || async { r.pulse_panics() >= 3 }).await;
+    wait_until(SOON, "a renew passes through the handler", || async {
+        r.pulse_panics() >= 3
+    })
+    .await;
     assert_eq!(r.state(), State::Running);
     reg.unregister().await.unwrap();
     r.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_session_watch_notices_an_early_invalidation_at_once() {
+    let cluster = Cluster::start().await;
+    let mut config = cluster.config(0, &namespace("watch-session"));
+    // Renewals alone would take half a minute to notice.
+    config.session.ttl = Duration::from_secs(120);
+    config.keeper.interval = consuela::Interval::Ratio(1, 4);
+    let r = Registry::start(config).await.unwrap();
+    let reg = r.register("held", Owner::default()).await.unwrap();
+    let destroyed = tokio::time::Instant::now();
+    cluster
+        .client()
+        .session()
+        .destroy(&SessionId::new(r.session()))
+        .await
+        .unwrap();
+    tokio::time::timeout(SOON, reg.lost())
+        .await
+        .expect("lost() fires");
+    let noticed = destroyed.elapsed();
+    assert!(
+        noticed < Duration::from_secs(5),
+        "noticed after {noticed:?}"
+    );
+    assert_eq!(r.state(), State::Lost(LostReason::Invalidated));
     cluster.shutdown().await;
 }

@@ -23,13 +23,24 @@ async fn the_name_is_held_exactly_while_the_future_runs() {
         })
         .await
         .unwrap();
-    let seen = observer.whereis("worker").await.unwrap().expect("held while running");
+    let seen = observer
+        .whereis("worker")
+        .await
+        .unwrap()
+        .expect("held while running");
     assert_eq!(seen.fencing_token, task.fencing_token());
-    let err = observer.spawn("worker", Owner::default(), async {}).await.unwrap_err();
+    let err = observer
+        .spawn("worker", Owner::default(), async {})
+        .await
+        .unwrap_err();
     assert!(err.is_conflict());
     finish.send(()).unwrap();
     assert_eq!(task.join().await.unwrap(), 42);
-    assert_eq!(observer.whereis("worker").await.unwrap(), None, "released when the future ends");
+    assert_eq!(
+        observer.whereis("worker").await.unwrap(),
+        None,
+        "released when the future ends"
+    );
     r.shutdown().await.unwrap();
     observer.shutdown().await.unwrap();
     cluster.shutdown().await;
@@ -53,9 +64,15 @@ async fn the_future_is_aborted_when_ownership_is_lost() {
         .destroy(&SessionId::new(r.session()))
         .await
         .unwrap();
-    tokio::time::timeout(SOON, dropped).await.expect("the future is dropped").unwrap();
+    tokio::time::timeout(SOON, dropped)
+        .await
+        .expect("the future is dropped")
+        .unwrap();
     let err = task.join().await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::SessionLost(LostReason::Invalidated)), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::SessionLost(LostReason::Invalidated)),
+        "{err}"
+    );
     cluster.shutdown().await;
 }
 
@@ -65,17 +82,40 @@ async fn stop_and_shutdown_end_spawned_futures_before_releasing() {
     let ns = namespace("spawn-stop");
     let r = cluster.registry(0, &ns).await;
     let observer = cluster.registry(1, &ns).await;
-    let stopped = r.spawn("a", Owner::default(), std::future::pending::<()>()).await.unwrap();
+    let stopped = r
+        .spawn("a", Owner::default(), std::future::pending::<()>())
+        .await
+        .unwrap();
     stopped.stop();
-    assert!(matches!(stopped.join().await.unwrap_err().kind(), ErrorKind::Stopped));
-    wait_for(SOON, "a is released", || observer.whereis("a"), |o| matches!(o, Ok(None))).await;
+    assert!(matches!(
+        stopped.join().await.unwrap_err().kind(),
+        ErrorKind::Stopped
+    ));
+    wait_for(
+        SOON,
+        "a is released",
+        || observer.whereis("a"),
+        |o| matches!(o, Ok(None)),
+    )
+    .await
+    .unwrap();
     let running = r
-        .spawn("b", Owner::default(), tokio::time::sleep(Duration::from_secs(3600)))
+        .spawn(
+            "b",
+            Owner::default(),
+            tokio::time::sleep(Duration::from_secs(3600)),
+        )
         .await
         .unwrap();
     r.shutdown().await.unwrap();
-    assert!(running.is_finished(), "shutdown waits for spawned futures to stop");
-    assert!(matches!(running.join().await.unwrap_err().kind(), ErrorKind::Shutdown));
+    assert!(
+        running.is_finished(),
+        "shutdown waits for spawned futures to stop"
+    );
+    assert!(matches!(
+        running.join().await.unwrap_err().kind(),
+        ErrorKind::Shutdown
+    ));
     assert_eq!(observer.whereis("b").await.unwrap(), None);
     observer.shutdown().await.unwrap();
     cluster.shutdown().await;

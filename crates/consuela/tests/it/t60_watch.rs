@@ -23,7 +23,10 @@ async fn watch_reports_registrations_releases_and_new_owners() {
     let b = cluster.registry(1, &ns).await;
     let early = a.register("jobs/early", Owner::at("a")).await.unwrap();
     let _outside = a.register("other/x", Owner::default()).await.unwrap();
-    let mut watch = b.watch_with("jobs/", consuela::WatchConfig::default().wait(Duration::from_secs(5)));
+    let mut watch = b.watch_with(
+        "jobs/",
+        consuela::WatchConfig::default().wait(Duration::from_secs(5)),
+    );
     match next(&mut watch).await {
         Change::Registered { name, owner } => {
             assert_eq!(name.as_str(), "jobs/early");
@@ -32,22 +35,30 @@ async fn watch_reports_registrations_releases_and_new_owners() {
         other => panic!("{other:?}"),
     }
     let late = a.register("jobs/late", Owner::at("a")).await.unwrap();
-    assert!(matches!(next(&mut watch).await, Change::Registered { name, .. } if name.as_str() == "jobs/late"));
+    assert!(
+        matches!(next(&mut watch).await, Change::Registered { name, .. } if name.as_str() == "jobs/late")
+    );
     early.unregister().await.unwrap();
-    assert!(matches!(next(&mut watch).await, Change::Unregistered { name, .. } if name.as_str() == "jobs/early"));
+    assert!(
+        matches!(next(&mut watch).await, Change::Unregistered { name, .. } if name.as_str() == "jobs/early")
+    );
     // a hands jobs/late over to b between two reads.
     let token = late.fencing_token();
     late.unregister().await.unwrap();
     let taken = b.register("jobs/late", Owner::at("b")).await.unwrap();
     let change = next(&mut watch).await;
     match change {
-        Change::OwnerChanged { previous, current, .. } => {
+        Change::OwnerChanged {
+            previous, current, ..
+        } => {
             assert_eq!(previous.fencing_token, token);
             assert_eq!(&current.id, taken.id());
         }
         // The two writes may also be seen one read apart.
         Change::Unregistered { .. } => {
-            assert!(matches!(next(&mut watch).await, Change::Registered { owner, .. } if owner.id == *taken.id()));
+            assert!(
+                matches!(next(&mut watch).await, Change::Registered { owner, .. } if owner.id == *taken.id())
+            );
         }
         other => panic!("{other:?}"),
     }
