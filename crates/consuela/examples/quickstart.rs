@@ -2,6 +2,11 @@
 //!
 //! Runs against the Consul at `CONSUL_HTTP_ADDR`, or an embedded dev server.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what happens on stdout"
+)]
+
 use consuela::{Config, Owner, Registry};
 use consuela_devserver::{DevServer, DevServerConfig};
 

@@ -1,6 +1,11 @@
 //! Exactly one of three members runs the scheduler; a graceful shutdown
 //! hands it over at once.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what happens on stdout"
+)]
+
 use std::time::Duration;
 
 use consuela::{Config, Owner, Registry, SingletonConfig};

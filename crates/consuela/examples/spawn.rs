@@ -1,5 +1,10 @@
 //! Run work only while holding a name; it stops the moment ownership is lost.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what happens on stdout"
+)]
+
 use std::time::Duration;
 
 use consuela::{Config, Owner, Registry};

@@ -1,5 +1,10 @@
 //! A live map of who owns what under a prefix.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what happens on stdout"
+)]
+
 use consuela::{Change, Config, Owner, Registry};
 use consuela_devserver::{DevServer, DevServerConfig};
 use futures_util::StreamExt;

@@ -27,10 +27,8 @@ async fn exactly_one_of_three_members_wins_each_race() {
         for err in results.iter().filter_map(|r| r.as_ref().err()) {
             assert!(err.is_conflict(), "round {round}: {err}");
         }
-        for result in results {
-            if let Ok(reg) = result {
-                reg.unregister().await.unwrap();
-            }
+        for reg in results.into_iter().flatten() {
+            reg.unregister().await.unwrap();
         }
     }
     for r in &rs {

@@ -11,13 +11,16 @@ use tokio::time::Instant;
 
 use crate::support::{Cluster, SOON, namespace};
 
+/// One leader future's life: member, start, end.
+type Spans = Arc<Mutex<Vec<(usize, Instant, Option<Instant>)>>>;
+
 /// Counts concurrently running leader futures and remembers the maximum.
 #[derive(Clone, Default)]
 struct Running {
     now: Arc<AtomicUsize>,
     max: Arc<AtomicUsize>,
     /// (member, started, ended) of every leader future.
-    spans: Arc<Mutex<Vec<(usize, Instant, Option<Instant>)>>>,
+    spans: Spans,
 }
 
 struct Span(Running, usize);
