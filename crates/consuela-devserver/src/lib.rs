@@ -61,8 +61,6 @@
 //!   strings may hold any bytes; Rust strings may not).
 //! - A plain PUT or a lock re-acquire that changes nothing does not bump
 //!   `ModifyIndex` (newer Consul's behaviour; 1.0.8 rewrote the entry).
-//! - Tombstones are kept until the key is written again (Consul reaps them
-//!   after 15 min).
 //! - Sessions are returned in the 1.0.8 shape (effective checks in `Checks`);
 //!   `NodeChecks`/`ServiceChecks` are accepted on create.
 //! - All conformance scenarios pass; none is excluded.

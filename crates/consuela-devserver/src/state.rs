@@ -106,6 +106,8 @@ impl Inner {
             self.end_write();
         }
         self.kv.sweep_lock_delays(now);
+        let last = self.index.last();
+        self.kv.reap_tombstones(now, last, cfg.tombstone_ttl);
         self.timers.first().map(|(at, _)| *at)
     }
 }

@@ -1,8 +1,9 @@
 //! The KV table: live entries, tombstones and lock-delay records, plus the
 //! primitives that keep them consistent with the sessions table.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
+use std::time::Duration;
 
 use bytes::Bytes;
 use consuela_wire::{Index, KvEntry, SessionId};
@@ -58,6 +59,11 @@ pub(crate) struct Kv {
     pub(crate) tombstones: BTreeMap<String, u64>,
     /// Key → instant before which `acquire`/`lock` is refused.
     pub(crate) lock_delays: HashMap<String, Instant>,
+    /// Tombstones in deletion order, for reaping after `tombstone_ttl`.
+    reap_queue: VecDeque<(u64, String)>,
+    /// `(when, last index)` samples: a tombstone at or below an index sampled
+    /// `tombstone_ttl` ago is old enough to reap.
+    reap_marks: VecDeque<(Instant, u64)>,
 }
 
 /// Entries of `map` whose key starts with `prefix`, in key order.
@@ -73,6 +79,42 @@ impl Kv {
     /// Whether `key` is inside a lock-delay window.
     pub(crate) fn lock_delayed(&self, key: &str, now: Instant) -> bool {
         self.lock_delays.get(key).is_some_and(|until| now < *until)
+    }
+
+    /// Records a tombstone for `key` deleted at `idx`.
+    pub(crate) fn bury(&mut self, key: &str, idx: u64) {
+        self.tombstones.insert(key.to_owned(), idx);
+        self.reap_queue.push_back((idx, key.to_owned()));
+    }
+
+    /// Drops tombstones older than `ttl` (a key re-created since has none).
+    pub(crate) fn reap_tombstones(&mut self, now: Instant, last: u64, ttl: Duration) {
+        if self
+            .reap_marks
+            .back()
+            .is_none_or(|(t, _)| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.reap_marks.push_back((now, last));
+        }
+        let mut threshold = 0;
+        while let Some((t, idx)) = self.reap_marks.front() {
+            if now.duration_since(*t) < ttl {
+                break;
+            }
+            threshold = *idx;
+            self.reap_marks.pop_front();
+        }
+        while self
+            .reap_queue
+            .front()
+            .is_some_and(|(idx, _)| *idx <= threshold)
+        {
+            if let Some((idx, key)) = self.reap_queue.pop_front()
+                && self.tombstones.get(&key) == Some(&idx)
+            {
+                self.tombstones.remove(&key);
+            }
+        }
     }
 
     pub(crate) fn sweep_lock_delays(&mut self, now: Instant) {
@@ -142,8 +184,11 @@ impl Inner {
         {
             sess.held.remove(key);
         }
-        self.kv.tombstones.insert(key.to_owned(), idx);
+        self.kv.bury(key, idx);
         self.index.kvs = idx;
         self.pending.kv(key);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -358,7 +358,7 @@ impl Inner {
                     Some(rec) => self.kv_store(&key, rec),
                     None if self.kv.entries.contains_key(&key) => self.kv_remove(&key),
                     None if written.contains(&key) => {
-                        self.kv.tombstones.insert(key.clone(), idx);
+                        self.kv.bury(&key, idx);
                         self.index.kvs = idx;
                         self.pending.kv(&key);
                     }
