@@ -63,6 +63,10 @@
 //!   `ModifyIndex` (newer Consul's behaviour; 1.0.8 rewrote the entry).
 //! - Sessions are returned in the 1.0.8 shape (effective checks in `Checks`);
 //!   `NodeChecks`/`ServiceChecks` are accepted on create.
+//! - `"Checks": null` in a session create keeps the default (1.0.8's
+//!   mapstructure); newer agents read it as "no checks". Send `[]` for none.
+//! - `DeregisterCriticalServiceAfter` is accepted and ignored; script and
+//!   Docker checks are refused; HTTP checks speak plain `http://` only.
 //! - All conformance scenarios pass; none is excluded.
 //!
 //! # Layout

@@ -109,3 +109,48 @@ async fn deregistering_a_check_invalidates_sessions() {
     assert_eq!(h.get(&format!("/v1/session/info/{s}")).await.text(), "[]\n");
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn http_check_reads_the_status_line() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let status = std::sync::Arc::new(std::sync::Mutex::new("200 OK"));
+    let answer = status.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let line = *answer.lock().unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(format!("HTTP/1.0 {line}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .await;
+            });
+        }
+    });
+    let body =
+        format!(r#"{{"ID":"c-http","Name":"h","HTTP":"http://{addr}/health","Interval":"20ms"}}"#);
+    assert_eq!(h.put("/v1/agent/check/register", body).await.status, 200);
+    wait_until("the HTTP check passes", LONG, || async {
+        check_status(&h, "c-http").await == "passing"
+    })
+    .await;
+    *status.lock().unwrap() = "429 Too Many Requests";
+    wait_until("the HTTP check warns", LONG, || async {
+        check_status(&h, "c-http").await == "warning"
+    })
+    .await;
+    *status.lock().unwrap() = "503 Service Unavailable";
+    wait_until("the HTTP check fails", LONG, || async {
+        check_status(&h, "c-http").await == "critical"
+    })
+    .await;
+    server.abort();
+    srv.shutdown().await;
+}
