@@ -76,6 +76,9 @@ pub(crate) struct Keeper {
     pub(crate) pulses: Pulses,
     pub(crate) reaper: ReaperHandle,
     pub(crate) stop: CancellationToken,
+    /// Test-only: never fail-stop at the deadline (to prove the safety
+    /// checker can catch the overlap that follows).
+    pub(crate) ignore_deadline: bool,
 }
 
 impl Keeper {
@@ -83,18 +86,19 @@ impl Keeper {
     pub(crate) async fn run(mut self) -> Option<LostReason> {
         let mut next = Instant::now() + self.deadline.interval();
         let sessions = self.consul.client.session();
+        let enforce = !self.ignore_deadline;
         loop {
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return None,
-                () = sleep_until(self.deadline.at) => return Some(LostReason::Expired),
+                () = sleep_until(self.deadline.at), if enforce => return Some(LostReason::Expired),
                 () = sleep_until(next) => {}
             }
             let sent = Instant::now();
             let renewed = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return None,
-                () = sleep_until(self.deadline.at) => return Some(LostReason::Expired),
+                () = sleep_until(self.deadline.at), if enforce => return Some(LostReason::Expired),
                 renewed = sessions.renew(&self.consul.session) => renewed,
             };
             let now = Instant::now();
@@ -115,7 +119,7 @@ impl Keeper {
                 // 404: Consul already invalidated the session.
                 Ok(None) => return Some(LostReason::Invalidated),
                 Err(e) => {
-                    next = self.deadline.failed(now);
+                    next = self.deadline.failed(now).max(now + Duration::from_millis(100));
                     self.pulses.emit(Event::RenewFailed {
                         error: from_client(e),
                         deadline_in: self.deadline.at.saturating_duration_since(now),

@@ -95,6 +95,7 @@ pub struct RegistryBuilder {
     config: Config,
     pulses: Pulses,
     client: Option<ClientConfig>,
+    ignore_deadline: bool,
 }
 
 impl std::fmt::Debug for RegistryBuilder {
@@ -124,6 +125,16 @@ impl RegistryBuilder {
     /// [`Config::consul`] (for a request hook, TLS from memory, pool sizes).
     pub fn client_config(mut self, client: ClientConfig) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// **Breaks the safety guarantee; for tests only.** The keeper keeps
+    /// believing in its session past the deadline, and the session watch is
+    /// off. The safety checker uses it to prove that it can fail.
+    #[cfg(feature = "test-util")]
+    pub fn unsafe_ignore_deadline(mut self) -> Self {
+        self.ignore_deadline = true;
+        self.config.keeper.watch_session = false;
         self
     }
 
@@ -192,6 +203,7 @@ impl RegistryBuilder {
             pulses: pulses.clone(),
             reaper: reaper.clone(),
             stop: stop.clone(),
+            ignore_deadline: self.ignore_deadline,
         };
         pulses.emit(Event::Started {
             session: consul.session.to_string(),
@@ -257,6 +269,7 @@ impl Registry {
             config,
             pulses: Pulses::default(),
             client: None,
+            ignore_deadline: false,
         }
     }
 
