@@ -31,6 +31,11 @@ pub struct Client {
 
 struct Inner {
     base: String,
+    /// `base` parsed once; each request clones it and sets path and query, which is cheaper
+    /// than parsing a whole URL string per request.
+    base_url: Url,
+    /// The path part of `base` (empty, or e.g. `/consul` behind a reverse proxy).
+    base_path: String,
     token: Option<HeaderValue>,
     datacenter: Option<String>,
     request_timeout: Duration,
@@ -91,9 +96,16 @@ impl Client {
             }
             None => None,
         };
+        let base_url = Url::parse(&base).map_err(|error| ConfigError::Address {
+            address: base.clone(),
+            reason: error.to_string(),
+        })?;
+        let base_path = base_url.path().trim_end_matches('/').to_owned();
         Ok(Self {
             inner: Arc::new(Inner {
                 base,
+                base_url,
+                base_path,
                 token,
                 datacenter: config.datacenter.filter(|dc| !dc.is_empty()),
                 request_timeout: config.request_timeout,
@@ -163,18 +175,15 @@ impl Client {
         if let Some(datacenter) = self.inner.datacenter.as_deref().filter(|_| dc) {
             query.pair("dc", datacenter);
         }
-        let mut url = String::with_capacity(self.inner.base.len() + path.len() + 32);
-        url.push_str(&self.inner.base);
-        url.push_str(&path);
-        if !query.as_str().is_empty() {
-            url.push('?');
-            url.push_str(query.as_str());
+        let mut url = self.inner.base_url.clone();
+        if self.inner.base_path.is_empty() {
+            url.set_path(&path);
+        } else {
+            url.set_path(&format!("{}{path}", self.inner.base_path));
         }
-        let url = Url::parse(&url).map_err(|source| {
-            Error::new(ErrorKind::InvalidInput)
-                .with_source(source)
-                .with_request(method.as_str(), &path)
-        })?;
+        if !query.as_str().is_empty() {
+            url.set_query(Some(query.as_str()));
+        }
         let mut headers = HeaderMap::new();
         if let Some(token) = &self.inner.token {
             headers.insert("x-consul-token", token.clone());

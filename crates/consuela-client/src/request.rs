@@ -63,20 +63,19 @@ pub(crate) fn validate_key(key: &str, prefix: bool) -> Result<(), Error> {
             "key {key:?} starts with '/' (Consul would redirect)"
         )));
     }
-    let segments: Vec<&str> = key.split('/').collect();
-    let last = segments.len() - 1;
-    for (i, segment) in segments.iter().enumerate() {
-        // A trailing '/' (an empty last segment) is a legal, distinct key.
-        if segment.is_empty() && i != last {
-            return Err(Error::invalid_input(format!(
-                "key {key:?} contains an empty segment (Consul would redirect)"
-            )));
-        }
-        if *segment == "." || *segment == ".." {
-            return Err(Error::invalid_input(format!(
-                "key {key:?} contains a '.' or '..' segment (Consul would redirect)"
-            )));
-        }
+    // A trailing '/' (an empty last segment) is a legal, distinct key; inner ones are not.
+    if key.contains("//") {
+        return Err(Error::invalid_input(format!(
+            "key {key:?} contains an empty segment (Consul would redirect)"
+        )));
+    }
+    if key
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(Error::invalid_input(format!(
+            "key {key:?} contains a '.' or '..' segment (Consul would redirect)"
+        )));
     }
     Ok(())
 }

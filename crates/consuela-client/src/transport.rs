@@ -188,21 +188,29 @@ impl Transport for HttpTransport {
         let mut builder = self
             .client
             .request(request.method, request.url)
-            .headers(request.headers)
-            .timeout(request.timeout);
+            .headers(request.headers);
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
+        let timeout = request.timeout;
         Box::pin(async move {
-            let mut response = builder.send().await.map_err(classify)?;
-            let status = response.status();
-            let headers = std::mem::take(response.headers_mut());
-            let body = response.bytes().await.map_err(classify)?;
-            Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            })
+            // One timer around the whole exchange (headers and body) is cheaper than reqwest's
+            // per-request timeout, which also boxes and wraps the response body.
+            let exchange = async move {
+                let mut response = builder.send().await.map_err(classify)?;
+                let status = response.status();
+                let headers = std::mem::take(response.headers_mut());
+                let body = response.bytes().await.map_err(classify)?;
+                Ok(HttpResponse {
+                    status,
+                    headers,
+                    body,
+                })
+            };
+            match tokio::time::timeout(timeout, exchange).await {
+                Ok(result) => result,
+                Err(elapsed) => Err(TransportError::new(TransportErrorKind::Timeout, elapsed)),
+            }
         })
     }
 }
