@@ -273,6 +273,16 @@ impl Error {
         self.inner.kind.is_retryable()
     }
 
+    /// Whether Consul answered 409 (outside `/v1/txn`, whose 409 is a value).
+    pub fn is_conflict(&self) -> bool {
+        self.inner.kind == ErrorKind::Conflict
+    }
+
+    /// Whether Consul answered 404 where 404 is not a normal answer (e.g. an unknown check).
+    pub fn is_not_found(&self) -> bool {
+        self.inner.kind == ErrorKind::NotFound
+    }
+
     /// The HTTP status Consul answered with, if an answer arrived.
     pub fn status(&self) -> Option<StatusCode> {
         self.inner.status
@@ -410,6 +420,8 @@ mod tests {
                 .is_retryable()
         );
         assert!(Error::new(ErrorKind::Connect).is_retryable());
+        assert!(Error::from_status(StatusCode::CONFLICT, b"").is_conflict());
+        assert!(Error::from_status(StatusCode::NOT_FOUND, b"").is_not_found());
         assert!(!Error::new(ErrorKind::Forbidden).is_retryable());
     }
 
