@@ -1,26 +1,87 @@
 //! The `consuela` command line.
+#![allow(clippy::print_stdout, reason = "a CLI prints")]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod connect;
+mod demo;
 mod dev;
+mod exec;
+mod query;
+mod run;
+
+/// Exit code: the name is held by someone else (`run` without `--wait`).
+pub(crate) const EXIT_TAKEN: u8 = 75;
+/// Exit code: ownership of the name was lost; the command was stopped.
+pub(crate) const EXIT_LOST: u8 = 76;
+/// Exit code: consuela itself failed (Consul unreachable, bad config, ...).
+pub(crate) const EXIT_ERROR: u8 = 70;
+
+/// The exit-code table shown by `--help` (a macro so that `concat!` can use it).
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
+  0    success (run, leader: the command's own exit code is passed through;
+       a command killed by signal N gives 128+N)
+  1    whereis: the name has no owner
+  2    bad command line
+  70   consuela failed: Consul unreachable or refused, invalid configuration
+  75   run: the name is held by another process (without --wait)
+  76   run, leader: ownership was lost; the command was stopped
+  126  run, leader: the command could not be executed
+  127  run, leader: the command was not found"
+    };
+}
+pub(crate) use exit_codes;
 
 /// A distributed, consistent process registry over Consul.
+///
+/// Names are Consul KV locks held by a Consul session; a name never has two
+/// live owners. Consul is found through --consul, the CONSUL_HTTP_ADDR
+/// variable, `consul.url` in --config, or http://127.0.0.1:8500.
 #[derive(Debug, Parser)]
-#[command(name = "consuela", version, about, propagate_version = true)]
+#[command(
+    name = "consuela",
+    version,
+    about,
+    propagate_version = true,
+    after_help = concat!(
+        "Examples:\n  consuela demo\n  consuela dev\n  consuela run jobs/compactor -- ./compactor --once\n  consuela ls --json\n\n",
+        exit_codes!()
+    )
+)]
 struct Cli {
+    #[command(flatten)]
+    global: connect::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Run(run::RunArgs),
+    Leader(run::LeaderArgs),
+    Whereis(query::WhereisArgs),
+    Ls(query::LsArgs),
+    Watch(query::WatchArgs),
+    Demo(demo::DemoArgs),
     Dev(dev::DevArgs),
+    Bench(bench::BenchArgs),
+    #[command(name = "__exec-child", hide = true)]
+    ExecChild(exec::ExecChildArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The re-exec'd child wrapper must not start threads or a runtime: it
+    // only arms the parent-death signal and replaces itself with the command.
+    let command = match cli.command {
+        Command::ExecChild(args) => return exec::exec_child(args),
+        command => command,
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -29,21 +90,49 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("consuela: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_ERROR);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
+    let global = cli.global;
+    // `block_on` runs this future on the main thread, which lives as long as
+    // the process: `run` and `leader` spawn their command from it, so the
+    // command's parent-death signal fires only when the process dies (Linux
+    // ties it to the thread that forked).
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Run(args) => run::run(&global, args).await,
+            Command::Leader(args) => run::leader(&global, args).await,
+            Command::Whereis(args) => query::whereis(&global, args).await,
+            Command::Ls(args) => query::ls(&global, args).await,
+            Command::Watch(args) => query::watch(&global, args).await,
+            Command::Demo(args) => demo::run(args).await,
             Command::Dev(args) => dev::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+            Command::ExecChild(_) => unreachable!("handled before the runtime starts"),
         }
     });
+    // Background tasks (blocking queries) must not delay the exit.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("consuela: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("consuela: {}", one_line(&e));
+            ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The error on one line: the outermost context and the root cause (the
+/// layers between are transport details), without repeating text.
+fn one_line(error: &anyhow::Error) -> String {
+    let outer = error.to_string();
+    let root = error.root_cause().to_string();
+    let line = if outer.contains(&root) {
+        outer
+    } else {
+        format!("{outer}: {root}")
+    };
+    line.replace('\n', " ")
 }
 
 fn init_tracing() {

@@ -1,0 +1,189 @@
+//! Global flags, and how they, the environment and `--config` become a
+//! [`consuela::Config`] and a running [`Registry`].
+//!
+//! Precedence, lowest first: defaults, the `--config` file, the standard
+//! `CONSUL_HTTP_*` variables, command-line flags.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use consuela::{Client, ClientConfig, Config, OnLost, Registry};
+
+/// The namespace used when neither `--namespace` nor the config file sets one.
+pub(crate) const DEFAULT_NAMESPACE: &str = "consuela";
+
+/// Flags every command that talks to Consul accepts.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct GlobalArgs {
+    /// Consul agent URL (default: CONSUL_HTTP_ADDR, then `consul.url` in
+    /// --config, then http://127.0.0.1:8500).
+    #[arg(long, global = true, value_name = "URL")]
+    consul: Option<String>,
+    /// ACL token (default: CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE).
+    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Key prefix of every name: names live at <NAMESPACE>/<NAME> [default: consuela].
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    namespace: Option<String>,
+    /// A consuela.toml with any option of the library's Config (`nodename`
+    /// and `namespace` may be left out).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Consul node the session binds to (default: the agent's own node).
+    #[arg(long = "nodename", global = true, value_name = "NODE")]
+    node: Option<String>,
+    /// This member's name, stored with every registration (default: <hostname>-<pid>).
+    #[arg(long, global = true, value_name = "MEMBER")]
+    member: Option<String>,
+}
+
+impl GlobalArgs {
+    /// The configuration these flags, the environment and the config file
+    /// describe. The node name is asked from the agent when nothing sets it.
+    pub(crate) async fn config(&self) -> anyhow::Result<Config> {
+        self.config_with(|name| std::env::var(name).ok()).await
+    }
+
+    async fn config_with(&self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let mut table = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("invalid configuration in {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        // Placeholders, so that a file may leave out the two required keys.
+        let nodename_known = self.node.is_some() || table.contains_key("nodename");
+        table.entry("nodename").or_insert_with(|| "unknown".into());
+        table
+            .entry("namespace")
+            .or_insert_with(|| DEFAULT_NAMESPACE.into());
+        let mut config =
+            Config::from_toml(&toml::to_string(&table)?).with_context(|| match &self.config {
+                Some(path) => format!("invalid configuration in {}", path.display()),
+                None => "invalid configuration".to_owned(),
+            })?;
+
+        // The standard Consul variables, read as the Consul CLI reads them.
+        let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let from_env =
+            ClientConfig::from_env_with(&env).context("invalid CONSUL_HTTP_* variable")?;
+        if set("CONSUL_HTTP_ADDR").is_some() || set("CONSUL_HTTP_SSL").is_some() {
+            config.consul.url = Some(from_env.address.clone());
+        }
+        if let Some(file) = from_env.token_file {
+            config.consul.token_file = Some(file);
+            config.consul.token = None;
+        } else if let Some(token) = from_env.token {
+            config.consul.token = Some(token.expose().to_owned());
+            config.consul.token_file = None;
+        }
+        if let Some(ca) = from_env.tls.ca_file {
+            config.consul.ca_file = Some(ca);
+        }
+
+        // Flags win.
+        if let Some(url) = &self.consul {
+            config.consul.url = Some(url.clone());
+        }
+        if let Some(token) = &self.token {
+            config.consul.token = Some(token.clone());
+            config.consul.token_file = None;
+        }
+        if let Some(namespace) = &self.namespace {
+            config.namespace.clone_from(namespace);
+        }
+        if let Some(member) = &self.member {
+            config.member = Some(member.clone());
+        }
+        if config.consul.url.is_none() {
+            config.consul.url = Some("http://127.0.0.1:8500".to_owned());
+        }
+        match &self.node {
+            Some(node) => config.nodename.clone_from(node),
+            None if !nodename_known => config.nodename = agent_node(&config).await?,
+            None => {}
+        }
+        // The CLI stops its command itself on loss; never exit underneath it.
+        config.on_lost = OnLost::Stop;
+        config.validate().context("invalid configuration")
+    }
+
+    /// Starts a registry (one Consul session) for this command.
+    pub(crate) async fn registry(&self) -> anyhow::Result<Registry> {
+        let config = self.config().await?;
+        let url = config.consul_url();
+        Registry::start(config)
+            .await
+            .with_context(|| format!("cannot start a session with Consul at {url}"))
+    }
+}
+
+/// The node name of the agent the config points at.
+async fn agent_node(config: &Config) -> anyhow::Result<String> {
+    let url = config.consul_url();
+    let mut client_config = ClientConfig::new(url.clone());
+    client_config.token = config.consul.token.clone().map(Into::into);
+    client_config
+        .token_file
+        .clone_from(&config.consul.token_file);
+    client_config.connect_timeout = config.consul.connect_timeout;
+    client_config.request_timeout = config.consul.request_timeout;
+    client_config.tls.ca_file.clone_from(&config.consul.ca_file);
+    let client = Client::new(client_config).with_context(|| format!("invalid Consul URL {url}"))?;
+    let me = client
+        .agent()
+        .self_()
+        .await
+        .with_context(|| format!("cannot reach Consul at {url}"))?;
+    let node = me.config.node_name.to_string();
+    if node.is_empty() {
+        bail!("Consul at {url} did not say its node name; pass --node");
+    }
+    Ok(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn flags_beat_environment_beat_file() {
+        let dir = std::env::temp_dir().join(format!("consuela-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "nodename = \"n1\"\nnamespace = \"file\"\n[consul]\nurl = \"http://file:8500\"\ntoken = \"f\"\n",
+        )
+        .unwrap();
+        let args = GlobalArgs {
+            config: Some(file),
+            ..GlobalArgs::default()
+        };
+        let env = |name: &str| match name {
+            "CONSUL_HTTP_ADDR" => Some("env:8500".to_owned()),
+            "CONSUL_HTTP_TOKEN" => Some("e".to_owned()),
+            _ => None,
+        };
+        let config = args.config_with(env).await.unwrap();
+        assert_eq!(config.consul.url.as_deref(), Some("http://env:8500"));
+        assert_eq!(config.consul.token.as_deref(), Some("e"));
+        assert_eq!(config.namespace, "file");
+        assert_eq!(config.nodename, "n1");
+
+        let args = GlobalArgs {
+            consul: Some("http://flag:1".to_owned()),
+            namespace: Some("flag".to_owned()),
+            node: Some("n2".to_owned()),
+            ..args
+        };
+        let config = args.config_with(env).await.unwrap();
+        assert_eq!(config.consul.url.as_deref(), Some("http://flag:1"));
+        assert_eq!(config.namespace, "flag");
+        assert_eq!(config.nodename, "n2");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,225 @@
+//! `consuela whereis`, `consuela ls` and `consuela watch`: who owns what.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use consuela::{Change, Registered, Registry};
+use futures_util::StreamExt;
+
+use crate::connect::GlobalArgs;
+
+/// Show who holds NAME: member, address, since, fencing token.
+///
+/// Exits with 1 (and prints nothing on stdout) when NAME has no owner.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  consuela whereis jobs/compactor\n  consuela whereis --json db/primary | jq -r .address"
+)]
+pub(crate) struct WhereisArgs {
+    /// The name to look up.
+    name: String,
+    /// Print a JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// List the names registered under PREFIX (all by default), sorted.
+///
+/// A table with one row per name: name, member, address, since, fencing
+/// token. --json prints an array of objects for scripts.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  consuela ls\n  consuela ls jobs/\n  consuela --namespace billing ls --json"
+)]
+pub(crate) struct LsArgs {
+    /// Only names starting with this prefix.
+    #[arg(default_value = "")]
+    prefix: String,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Print one line per ownership change under PREFIX (all by default), live.
+///
+/// Starts with a line for every name already owned. Lines read
+/// `+ NAME OWNER` (registered), `- NAME OWNER` (released, the previous
+/// owner) and `~ NAME OWNER` (a new owner). Runs until interrupted.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  consuela watch\n  consuela watch jobs/ --json")]
+pub(crate) struct WatchArgs {
+    /// Only names starting with this prefix.
+    #[arg(default_value = "")]
+    prefix: String,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn whereis(global: &GlobalArgs, args: WhereisArgs) -> anyhow::Result<ExitCode> {
+    let registry = global.registry().await?;
+    let found = registry.whereis(&args.name).await;
+    let _ = registry.shutdown().await;
+    let found = found.with_context(|| format!("cannot look up {}", args.name))?;
+    let Some(owner) = found else {
+        eprintln!("consuela: {} has no owner", args.name);
+        return Ok(ExitCode::from(1));
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", to_json(&args.name, &owner))?;
+    } else {
+        write!(out, "{}", table(&[(args.name.clone(), owner)]))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<ExitCode> {
+    let registry = global.registry().await?;
+    let listed = registry.list(&args.prefix).await;
+    let _ = registry.shutdown().await;
+    let rows: Vec<(String, Registered)> = listed
+        .context("cannot list names")?
+        .into_iter()
+        .map(|(name, owner)| (name.as_str().to_owned(), owner))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let array: Vec<_> = rows.iter().map(|(n, o)| to_json(n, o)).collect();
+        writeln!(out, "{}", serde_json::Value::Array(array))?;
+    } else {
+        write!(out, "{}", table(&rows))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn watch(global: &GlobalArgs, args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let registry = global.registry().await?;
+    let result = watch_until_signal(&registry, &args).await;
+    let _ = registry.shutdown().await;
+    result
+}
+
+async fn watch_until_signal(registry: &Registry, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle signals")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle signals")?;
+    let mut changes = registry.watch(&args.prefix);
+    loop {
+        let change = tokio::select! {
+            _ = term.recv() => return Ok(ExitCode::SUCCESS),
+            _ = int.recv() => return Ok(ExitCode::SUCCESS),
+            () = registry.lost() => anyhow::bail!("the Consul session was lost"),
+            change = changes.next() => change,
+        };
+        match change {
+            None => return Ok(ExitCode::SUCCESS),
+            Some(Err(e)) => eprintln!("consuela: watch: {e} (retrying)"),
+            Some(Ok(change)) => {
+                let line = if args.json {
+                    change_json(&change).to_string()
+                } else {
+                    change_line(&change)
+                };
+                let mut out = std::io::stdout().lock();
+                // A closed pipe (`consuela watch | head`) ends the watch.
+                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+    }
+}
+
+/// `+ NAME member#rid address token=N`
+pub(crate) fn change_line(change: &Change) -> String {
+    let (sign, name, owner) = match change {
+        Change::Registered { name, owner } => ('+', name, owner),
+        Change::Unregistered { name, previous } => ('-', name, previous),
+        Change::OwnerChanged { name, current, .. } => ('~', name, current),
+        _ => return format!("? {change:?}"),
+    };
+    format!(
+        "{sign} {} {} {} token={}",
+        name.as_str(),
+        owner.id,
+        owner.owner.address.as_deref().unwrap_or("-"),
+        owner.fencing_token
+    )
+}
+
+fn change_json(change: &Change) -> serde_json::Value {
+    let (event, name, owner) = match change {
+        Change::Registered { name, owner } => ("registered", name, owner),
+        Change::Unregistered { name, previous } => ("unregistered", name, previous),
+        Change::OwnerChanged { name, current, .. } => ("owner_changed", name, current),
+        _ => return serde_json::json!({ "event": "unknown" }),
+    };
+    let mut value = to_json(name.as_str(), owner);
+    value["event"] = event.into();
+    value
+}
+
+fn to_json(name: &str, owner: &Registered) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "member": owner.id.member,
+        "rid": owner.id.rid,
+        "address": owner.owner.address,
+        "meta": owner.owner.meta,
+        "since": owner.since,
+        "fencing_token": owner.fencing_token,
+    })
+}
+
+/// A left-aligned table with a header row.
+pub(crate) fn table(rows: &[(String, Registered)]) -> String {
+    let mut cells = vec![[
+        "NAME".to_owned(),
+        "MEMBER".to_owned(),
+        "ADDRESS".to_owned(),
+        "SINCE".to_owned(),
+        "FENCING TOKEN".to_owned(),
+    ]];
+    cells.extend(rows.iter().map(|(name, owner)| {
+        [
+            name.clone(),
+            owner.id.to_string(),
+            owner
+                .owner
+                .address
+                .clone()
+                .unwrap_or_else(|| "-".to_owned()),
+            owner.since.clone(),
+            owner.fencing_token.to_string(),
+        ]
+    }));
+    render(&cells)
+}
+
+/// Renders rows of cells as aligned columns separated by two spaces.
+pub(crate) fn render<const N: usize>(cells: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in cells {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            if i + 1 < N {
+                line.extend(std::iter::repeat_n(' ', widths[i] - cell.chars().count()));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
