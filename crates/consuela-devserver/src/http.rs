@@ -185,8 +185,13 @@ pub(crate) async fn blocking<T>(
         let notified = {
             let mut g = state.shared.lock();
             let r = eval(&g);
+            // On the first pass any newer index answers at once, found or
+            // not (the client's index predates a delete or an invalidation
+            // it has not seen). Only once blocked does a "not found" result
+            // keep waiting for the item itself, as newer Consul does.
+            let first_pass = first_found.is_none();
             let was_found = *first_found.get_or_insert(r.found);
-            let changed = r.index > opts.index && (was_found || r.found);
+            let changed = r.index > opts.index && (first_pass || was_found || r.found);
             if changed || stop || Instant::now() >= deadline {
                 return r;
             }

@@ -305,10 +305,10 @@ async fn forced_invalidation_is_seen_by_a_session_watch() {
             .await
             .unwrap()
     );
-    // Short wait: see `watch_yields_each_change_of_a_key` on the not-found rule.
+    // A long wait: an invalidation the watch has not seen yet must answer at once.
     let mut watch = client.session().watch_info(
         &session,
-        WatchConfig::default().wait(Duration::from_secs(2)),
+        WatchConfig::default().wait(Duration::from_secs(60)),
     );
     assert!(next_ok(&mut watch).await.value.is_some());
     server.invalidate_session(&session);

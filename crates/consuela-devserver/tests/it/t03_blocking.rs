@@ -66,3 +66,40 @@ async fn session_list_blocks_until_a_create() {
     assert_eq!(r.json()[0]["ID"], id.as_str());
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_read_whose_index_predates_a_delete_answers_at_once() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    h.put("/v1/kv/gone/k", "v").await;
+    let idx = h.get("/v1/kv/gone/k").await.index.unwrap();
+    h.call("DELETE", "/v1/kv/gone/k", "").await;
+    // The client has not seen the delete: its blocking read must not wait
+    // for the key to come back.
+    let started = tokio::time::Instant::now();
+    let r = h.get(&format!("/v1/kv/gone/k?index={idx}&wait=30s")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered at once"
+    );
+    assert_eq!(r.status, 404);
+    assert!(r.index.unwrap() > idx);
+    // Same for a session destroyed before the read arrives.
+    let id = h.session("").await;
+    let idx = h
+        .get(&format!("/v1/session/info/{id}"))
+        .await
+        .index
+        .unwrap();
+    h.put(&format!("/v1/session/destroy/{id}"), "").await;
+    let started = tokio::time::Instant::now();
+    let r = h
+        .get(&format!("/v1/session/info/{id}?index={idx}&wait=30s"))
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered at once"
+    );
+    assert_eq!(r.json(), serde_json::json!([]));
+    srv.shutdown().await;
+}
