@@ -1,0 +1,9 @@
+//! Integration tests of the `consuela` binary, run against an in-process dev
+//! server on a free port.
+
+mod support;
+mod t01_run;
+mod t02_leader;
+mod t03_query;
+mod t04_errors;
+mod t05_demo;
