@@ -69,6 +69,24 @@
 //!   Docker checks are refused; HTTP checks speak plain `http://` only.
 //! - All conformance scenarios pass; none is excluded.
 //!
+//! # Conformance suite
+//!
+//! `tests/conformance` checks the Consul API behaviour consuela relies on
+//! (`shared/reference/consul-api.md` §7) over raw HTTP. By default every
+//! test starts its own dev server, with lowered TTL floors for the
+//! time-based checks (a few seconds in total). With `CONSUL_HTTP_ADDR` set
+//! (and `CONSUL_HTTP_TOKEN` if ACLs are on) the same checks run against that
+//! real agent with honest durations (10 s TTLs; about a minute with enough
+//! test threads), under a unique key prefix per test, cleaned up afterwards:
+//!
+//! ```text
+//! cargo test -p consuela-devserver --test conformance
+//! CONSUL_HTTP_ADDR=127.0.0.1:8500 cargo test -p consuela-devserver --test conformance -- --test-threads=32
+//! ```
+//!
+//! Where Consul versions answer differently (1.0.8 versus newer agents), the
+//! suite accepts each documented answer.
+//!
 //! # Layout
 //!
 //! - `config.rs` — [`DevServerConfig`] and its defaults.
