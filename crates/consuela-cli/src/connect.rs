@@ -12,32 +12,49 @@ use consuela::{Client, ClientConfig, Config, OnLost, Registry};
 /// The namespace used when neither `--namespace` nor the config file sets one.
 pub(crate) const DEFAULT_NAMESPACE: &str = "consuela";
 
-/// Flags every command that talks to Consul accepts.
+/// Flags every command that talks to Consul accepts, before the command
+/// (`consuela --consul URL ls`) or after it (`consuela ls --consul URL`).
+///
+/// Not clap-`global`: `consuela bench` and `consuela dev` have flags of their
+/// own with some of these names.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Consul")]
 pub(crate) struct GlobalArgs {
     /// Consul agent URL (default: CONSUL_HTTP_ADDR, then `consul.url` in
     /// --config, then http://127.0.0.1:8500).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     consul: Option<String>,
     /// ACL token (default: CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE).
-    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Key prefix of every name: names live at <NAMESPACE>/<NAME> [default: consuela].
-    #[arg(long, global = true, value_name = "NAMESPACE")]
+    #[arg(long, value_name = "NAMESPACE")]
     namespace: Option<String>,
     /// A consuela.toml with any option of the library's Config (`nodename`
     /// and `namespace` may be left out).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Consul node the session binds to (default: the agent's own node).
-    #[arg(long = "nodename", global = true, value_name = "NODE")]
+    #[arg(long = "nodename", value_name = "NODE")]
     node: Option<String>,
     /// This member's name, stored with every registration (default: <hostname>-<pid>).
-    #[arg(long, global = true, value_name = "MEMBER")]
+    #[arg(long, value_name = "MEMBER")]
     member: Option<String>,
 }
 
 impl GlobalArgs {
+    /// These flags, overridden by the ones given after the command.
+    pub(crate) fn with(&self, after: &Self) -> Self {
+        Self {
+            consul: after.consul.clone().or_else(|| self.consul.clone()),
+            token: after.token.clone().or_else(|| self.token.clone()),
+            namespace: after.namespace.clone().or_else(|| self.namespace.clone()),
+            config: after.config.clone().or_else(|| self.config.clone()),
+            node: after.node.clone().or_else(|| self.node.clone()),
+            member: after.member.clone().or_else(|| self.member.clone()),
+        }
+    }
+
     /// The configuration these flags, the environment and the config file
     /// describe. The node name is asked from the agent when nothing sets it.
     pub(crate) async fn config(&self) -> anyhow::Result<Config> {

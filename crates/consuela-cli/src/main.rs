@@ -100,11 +100,11 @@ fn main() -> ExitCode {
     // ties it to the thread that forked).
     let result = runtime.block_on(async move {
         match command {
-            Command::Run(args) => run::run(&global, args).await,
-            Command::Leader(args) => run::leader(&global, args).await,
-            Command::Whereis(args) => query::whereis(&global, args).await,
-            Command::Ls(args) => query::ls(&global, args).await,
-            Command::Watch(args) => query::watch(&global, args).await,
+            Command::Run(args) => run::run(&global.with(&args.consul), args).await,
+            Command::Leader(args) => run::leader(&global.with(&args.consul), args).await,
+            Command::Whereis(args) => query::whereis(&global.with(&args.consul), args).await,
+            Command::Ls(args) => query::ls(&global.with(&args.consul), args).await,
+            Command::Watch(args) => query::watch(&global.with(&args.consul), args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Bench(args) => bench::run(args).await,

@@ -22,6 +22,8 @@ pub(crate) struct WhereisArgs {
     /// Print a JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) consul: GlobalArgs,
 }
 
 /// List the names registered under PREFIX (all by default), sorted.
@@ -39,6 +41,8 @@ pub(crate) struct LsArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) consul: GlobalArgs,
 }
 
 /// Print one line per ownership change under PREFIX (all by default), live.
@@ -55,6 +59,8 @@ pub(crate) struct WatchArgs {
     /// Print one JSON object per line.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(crate) consul: GlobalArgs,
 }
 
 pub(crate) async fn whereis(global: &GlobalArgs, args: WhereisArgs) -> anyhow::Result<ExitCode> {

@@ -45,6 +45,8 @@ pub(crate) struct RunArgs {
     wait: bool,
     #[command(flatten)]
     child: ChildArgs,
+    #[command(flatten)]
+    pub(crate) consul: GlobalArgs,
 }
 
 /// Stand by until this member is the singleton NAME, then run a command.
@@ -65,6 +67,8 @@ pub(crate) struct LeaderArgs {
     owner: OwnerArgs,
     #[command(flatten)]
     child: ChildArgs,
+    #[command(flatten)]
+    pub(crate) consul: GlobalArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -48,6 +48,17 @@ async fn whereis_and_ls_show_the_owners() {
     assert_eq!(listed[0]["fencing_token"], a.fencing_token());
     assert_eq!(listed[1]["name"], "q/b");
 
+    // Connection flags also work after the command.
+    let out = crate::support::output(crate::support::bare(&[
+        "ls",
+        "q/",
+        "--consul",
+        &env.server.url(),
+    ]))
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 3, "{out:?}");
+
     let out = env.output(&["ls"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout.lines().count(), 4, "{out:?}");
