@@ -119,7 +119,10 @@ impl Keeper {
                 // 404: Consul already invalidated the session.
                 Ok(None) => return Some(LostReason::Invalidated),
                 Err(e) => {
-                    next = self.deadline.failed(now).max(now + Duration::from_millis(100));
+                    next = self
+                        .deadline
+                        .failed(now)
+                        .max(now + Duration::from_millis(100));
                     self.pulses.emit(Event::RenewFailed {
                         error: from_client(e),
                         deadline_in: self.deadline.at.saturating_duration_since(now),
