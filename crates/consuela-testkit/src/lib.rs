@@ -11,9 +11,11 @@
 //! - [`wait_until`], [`wait_for`], [`wait_watch`]: bounded waits that panic with the last
 //!   observed value.
 //! - [`trace_init`]: one `tracing` subscriber per test binary.
+//! - [`safety`]: the Jepsen-style safety run (member processes, faults, history, checker).
 
 mod devserver;
 mod proxy;
+pub mod safety;
 mod trace;
 mod wait;
 
