@@ -80,7 +80,9 @@ async fn i87_missing_key_created() {
     let idx = t.get(&path).await.index();
     let block = async {
         let mut idx = idx;
+        let deadline = Instant::now() + secs(40);
         loop {
+            assert!(Instant::now() < deadline, "the key never showed up");
             let r = t.get(&format!("{path}?index={idx}&wait=30s")).await;
             if r.status != 404 {
                 return r;

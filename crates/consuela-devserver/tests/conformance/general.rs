@@ -103,6 +103,8 @@ async fn i08_meta_headers() {
     for path in [
         t.kv("a"),
         t.kv("missing"),
+        format!("{}?recurse", t.kv("")),
+        format!("{}?keys", t.kv("")),
         format!("/v1/session/info/{s}"),
         "/v1/session/list".to_owned(),
         format!("/v1/session/node/{}", t.node),
@@ -128,13 +130,16 @@ async fn i09_effective_consistency() {
         ("?stale", "stale"),
         ("?consistent", "consistent"),
     ] {
-        let r = t.get(&format!("/v1/health/service/{svc}{query}")).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(
-            r.header("x-consul-effective-consistency"),
-            Some(expect),
-            "{query}"
-        );
+        // consul-api.md §4.4: catalog reads carry it too.
+        for endpoint in ["health", "catalog"] {
+            let r = t.get(&format!("/v1/{endpoint}/service/{svc}{query}")).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(
+                r.header("x-consul-effective-consistency"),
+                Some(expect),
+                "{endpoint} {query}"
+            );
+        }
     }
 }
 

@@ -95,7 +95,9 @@ async fn unlock(t: &Target, key: &str, session: &str, value: &str) {
 /// gone or held by someone else; returns when the lock is lost.
 async fn monitor(t: &Target, key: &str, session: &str) -> Instant {
     let mut index = 0u64;
+    let deadline = Instant::now() + secs(40);
     loop {
+        assert!(Instant::now() < deadline, "the lock was never lost");
         let r = t
             .get(&format!("/v1/kv/{key}?consistent&index={index}&wait=30s"))
             .await;
@@ -274,7 +276,8 @@ async fn sem_acquire(t: &Target, prefix: &str, session: &str, limit: u64, waitin
 /// key.
 async fn sem_release(t: &Target, prefix: &str, session: &str, limit: u64) {
     let lock_key = format!("{prefix}.lock");
-    loop {
+    for attempt in 0.. {
+        assert!(attempt < 100, "semaphore release kept conflicting");
         let e = t.entry(&lock_key).await;
         let (cas, mut holders) = parse_lock(e.as_ref(), limit);
         holders.remove(session);

@@ -407,7 +407,9 @@ async fn i35_blocking_info_wakes_on_destroy() {
     // the answer is `[]`.
     let block = async {
         let mut i = idx;
+        let deadline = Instant::now() + secs(40);
         loop {
+            assert!(Instant::now() < deadline, "the destroy never showed");
             let r = t.get(&format!("{path}?index={i}&wait=30s")).await;
             assert_eq!(r.status, 200);
             if r.json() == json!([]) {
