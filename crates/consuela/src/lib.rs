@@ -50,6 +50,7 @@
 //!   queue depth and losses through the `metrics` facade.
 
 pub mod config;
+mod directory;
 mod discovery;
 mod error;
 pub mod event;
@@ -67,6 +68,7 @@ mod watch;
 
 pub use config::{Config, ConfigError, Interval, OnLost};
 pub use consuela_client::{Client, ClientConfig, Consistency, WatchConfig};
+pub use directory::Directory;
 pub use discovery::{Discovery, DiscoveryConfig, Member, Members};
 pub use error::{Error, ErrorKind, LostReason};
 pub use event::{Component, Event, Pulse, TracingPulse};

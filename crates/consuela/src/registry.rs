@@ -21,10 +21,11 @@ pub use registration::{Registration, SpawnHandle};
 use self::consul::{Acquired, Consul, from_client};
 use self::local::{Claim, Held, Local};
 use crate::config::{Config, OnLost};
+use crate::directory::{Directory, owner_record};
 use crate::error::{Error, ErrorKind, LostReason};
 use crate::event::{Component, Event, Pulse, Pulses, TracingPulse};
 use crate::keeper::{self, Deadline, Keeper};
-use crate::name::{KeySpace, Name};
+use crate::name::Name;
 use crate::reaper::{self, ReaperHandle, Zombie};
 use crate::record::{Owner, ProcessId, Record, Registered};
 use crate::watch::RegistryWatch;
@@ -71,7 +72,7 @@ impl Drop for Alive {
 #[derive(Debug)]
 pub(crate) struct Inner {
     consul: Consul,
-    keys: KeySpace,
+    directory: Directory,
     member: String,
     config: Config,
     next_rid: AtomicU64,
@@ -162,7 +163,7 @@ impl RegistryBuilder {
             None => client_config(&config),
         };
         let client = Client::new(client_config).map_err(from_client)?;
-        let keys = KeySpace::new(&config.namespace)?;
+        let directory = Directory::new(client.clone(), &config.namespace)?;
         let member = config.member_name();
 
         let request = SessionRequest {
@@ -186,7 +187,7 @@ impl RegistryBuilder {
         let stop = CancellationToken::new();
         let (reaper, reaper_task) = reaper::spawn(reaper::Reaper {
             consul: consul.clone(),
-            keys: keys.clone(),
+            keys: directory.keys().clone(),
             pulses: pulses.clone(),
             policy: config.reaper.retry.clone(),
             stop: stop.clone(),
@@ -211,7 +212,7 @@ impl RegistryBuilder {
         });
         let inner = Arc::new(Inner {
             consul,
-            keys,
+            directory,
             member,
             config,
             next_rid: AtomicU64::new(1),
@@ -412,7 +413,7 @@ impl Registry {
             id: Some(id.clone()),
         };
         let record = Record::new(&id, &owner, SystemTime::now());
-        let key = inner.keys.key(&name);
+        let key = inner.directory.key(&name);
         let started = Instant::now();
         let acquired = timeout(
             inner.config.registry.registration_timeout,
@@ -592,16 +593,14 @@ impl Registry {
         self.inner.check_running()?;
         let entries = self
             .inner
-            .consul
-            .list(&self.inner.keys.prefix(prefix), Consistency::Default)
+            .directory
+            .entries(prefix, Consistency::Default)
             .await?;
+        self.inner.reaper.kick();
         Ok(entries
             .into_iter()
-            .filter_map(|entry| {
-                let name = self.inner.keys.name(&entry.key)?;
-                let registered = self.inner.decode(&name, &entry)?;
-                Some((name, registered))
-            })
+            .filter(|(name, record, entry)| !self.inner.is_dead_local(name, record, entry))
+            .map(|(name, record, entry)| (name, record.into_registered(entry.modify_index.0)))
             .collect())
     }
 
@@ -613,12 +612,7 @@ impl Registry {
 
     /// [`watch`](Self::watch) with explicit blocking-query settings.
     pub fn watch_with(&self, prefix: &str, config: WatchConfig) -> RegistryWatch {
-        crate::watch::watch(
-            &self.inner.consul.client,
-            self.inner.keys.clone(),
-            prefix,
-            config,
-        )
+        self.inner.directory.watch_with(prefix, config)
     }
 
     /// The names this member holds under `prefix`, from memory, sorted.
@@ -742,7 +736,7 @@ impl Inner {
     }
 
     pub(crate) fn key(&self, name: &Name) -> String {
-        self.keys.key(name)
+        self.directory.key(name)
     }
 
     /// Why the registry stopped guaranteeing names, as the error calls answer.
@@ -789,32 +783,20 @@ impl Inner {
         name: &Name,
         consistency: Consistency,
     ) -> Result<Option<Registered>, Error> {
-        let key = self.keys.key(name);
-        let Some(entry) = self.consul.read(&key, consistency).await? else {
+        let Some((record, entry)) = self.directory.read(name, consistency).await? else {
             return Ok(None);
         };
         self.reaper.kick();
-        if entry.session.is_none() {
-            return Ok(None);
-        }
-        let record = entry
-            .value
-            .as_deref()
-            .ok_or_else(|| Error::new(ErrorKind::Foreign))
-            .and_then(|v| {
-                Record::decode(v).map_err(|e| Error::with_source(ErrorKind::Foreign, e))
-            })?;
         if self.is_dead_local(name, &record, &entry) {
             return Ok(None);
         }
         Ok(Some(record.into_registered(entry.modify_index.0)))
     }
 
-    /// Decodes a listed entry; `None` for free keys, foreign values and our
-    /// own dead registrations.
+    /// Decodes an entry; `None` for free keys, foreign values and our own
+    /// dead registrations.
     pub(crate) fn decode(&self, name: &Name, entry: &consuela_wire::KvEntry) -> Option<Registered> {
-        entry.session.as_ref()?;
-        let record = Record::decode(entry.value.as_deref()?).ok()?;
+        let record = owner_record(entry).ok()??;
         if self.is_dead_local(name, &record, entry) {
             return None;
         }
@@ -870,7 +852,7 @@ impl Inner {
 
     /// Deletes our key of `name` with one `DELETE ?cas=<fencing token>`.
     async fn delete(&self, name: Name, held: Held) -> Result<(), Error> {
-        let key = self.keys.key(&name);
+        let key = self.directory.key(&name);
         let started = Instant::now();
         let deleted = timeout(
             self.config.registry.registration_timeout,

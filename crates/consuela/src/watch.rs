@@ -9,9 +9,10 @@ use consuela_client::{Client, Watch, WatchConfig};
 use consuela_wire::KvEntry;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
+use crate::directory::owner_record;
 use crate::error::Error;
 use crate::name::{KeySpace, Name};
-use crate::record::{Record, Registered};
+use crate::record::Registered;
 use crate::registry::consul::from_client;
 
 /// One change of ownership under a watched prefix.
@@ -109,10 +110,9 @@ pub(crate) fn watch(
 fn owners(keys: &KeySpace, entries: Vec<KvEntry>) -> BTreeMap<Name, Registered> {
     entries
         .into_iter()
-        .filter(|e| e.session.is_some())
         .filter_map(|e| {
             let name = keys.name(&e.key)?;
-            let record = Record::decode(e.value.as_deref()?).ok()?;
+            let record = owner_record(&e).ok()??;
             Some((name, record.into_registered(e.modify_index.0)))
         })
         .collect()

@@ -95,22 +95,6 @@ impl Consul {
             .value)
     }
 
-    /// Reads every key under `prefix`.
-    pub(crate) async fn list(
-        &self,
-        prefix: &str,
-        consistency: Consistency,
-    ) -> Result<Vec<KvEntry>, Error> {
-        let opts = QueryOptions::new().with_consistency(consistency);
-        Ok(self
-            .client
-            .kv()
-            .list(prefix, opts)
-            .await
-            .map_err(from_client)?
-            .value)
-    }
-
     /// Whether `entry` is locked by our session.
     pub(crate) fn is_ours(&self, entry: &KvEntry) -> bool {
         entry.session.as_ref() == Some(&self.session)

@@ -259,3 +259,42 @@ async fn start_fails_without_consul_or_with_an_unknown_node() {
     }
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_directory_reads_without_a_session() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("directory");
+    let r = cluster.registry(0, &ns).await;
+    let reg = r.register("svc/a", Owner::at("10.0.0.9:1")).await.unwrap();
+    let sessions_before = cluster
+        .client()
+        .session()
+        .list(Default::default())
+        .await
+        .unwrap()
+        .value
+        .len();
+    let directory = consuela::Directory::new(cluster.client(), &ns).unwrap();
+    let seen = directory
+        .whereis("svc/a")
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(&seen.id, reg.id());
+    assert_eq!(seen.fencing_token, reg.fencing_token());
+    assert_eq!(directory.list("svc/").await.unwrap().len(), 1);
+    assert_eq!(directory.whereis("svc/b").await.unwrap(), None);
+    let sessions_after = cluster
+        .client()
+        .session()
+        .list(Default::default())
+        .await
+        .unwrap()
+        .value
+        .len();
+    assert_eq!(sessions_before, sessions_after, "no session was created");
+    assert!(consuela::Directory::new(cluster.client(), "bad//ns").is_err());
+    reg.unregister().await.unwrap();
+    r.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
