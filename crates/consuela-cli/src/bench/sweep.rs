@@ -69,7 +69,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let before = load::rss_kib();
     let mut big = Holder::start(ctx, "sweep-hold-big").await?;
     for milestone in [1_000, 10_000, 30_000, 100_000, big_n] {
-        if milestone > big_n || milestone < big.held.len() {
+        if milestone > big_n || milestone <= big.held.len() {
             continue;
         }
         ctx.out.note(format_args!(
