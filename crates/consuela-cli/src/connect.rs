@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use consuela::{Client, ClientConfig, Config, OnLost, Registry};
+use consuela::{Client, ClientConfig, Config, Directory, OnLost, Registry};
 
 /// The namespace used when neither `--namespace` nor the config file sets one.
 pub(crate) const DEFAULT_NAMESPACE: &str = "consuela";
@@ -129,6 +129,15 @@ impl GlobalArgs {
     }
 
     /// Starts a registry (one Consul session) for this command.
+    /// Session-less read access to the namespace.
+    pub(crate) async fn directory(&self) -> anyhow::Result<Directory> {
+        let config = self.config().await?;
+        let url = config.consul_url();
+        let client = Client::new(config.client_config())
+            .with_context(|| format!("invalid Consul URL {url}"))?;
+        Directory::new(client, &config.namespace).context("invalid namespace")
+    }
+
     pub(crate) async fn registry(&self) -> anyhow::Result<Registry> {
         let config = self.config().await?;
         let url = config.consul_url();
@@ -141,15 +150,8 @@ impl GlobalArgs {
 /// The node name of the agent the config points at.
 async fn agent_node(config: &Config) -> anyhow::Result<String> {
     let url = config.consul_url();
-    let mut client_config = ClientConfig::new(url.clone());
-    client_config.token = config.consul.token.clone().map(Into::into);
-    client_config
-        .token_file
-        .clone_from(&config.consul.token_file);
-    client_config.connect_timeout = config.consul.connect_timeout;
-    client_config.request_timeout = config.consul.request_timeout;
-    client_config.tls.ca_file.clone_from(&config.consul.ca_file);
-    let client = Client::new(client_config).with_context(|| format!("invalid Consul URL {url}"))?;
+    let client =
+        Client::new(config.client_config()).with_context(|| format!("invalid Consul URL {url}"))?;
     let me = client
         .agent()
         .self_()

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use consuela::{Change, Registered, Registry};
+use consuela::{Change, Directory, Registered};
 use futures_util::StreamExt;
 
 use crate::connect::GlobalArgs;
@@ -64,9 +64,8 @@ pub(crate) struct WatchArgs {
 }
 
 pub(crate) async fn whereis(global: &GlobalArgs, args: WhereisArgs) -> anyhow::Result<ExitCode> {
-    let registry = global.registry().await?;
-    let found = registry.whereis(&args.name).await;
-    let _ = registry.shutdown().await;
+    let directory = global.directory().await?;
+    let found = directory.whereis(&args.name).await;
     let found = found.with_context(|| format!("cannot look up {}", args.name))?;
     let Some(owner) = found else {
         eprintln!("consuela: {} has no owner", args.name);
@@ -82,9 +81,8 @@ pub(crate) async fn whereis(global: &GlobalArgs, args: WhereisArgs) -> anyhow::R
 }
 
 pub(crate) async fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<ExitCode> {
-    let registry = global.registry().await?;
-    let listed = registry.list(&args.prefix).await;
-    let _ = registry.shutdown().await;
+    let directory = global.directory().await?;
+    let listed = directory.list(&args.prefix).await;
     let rows: Vec<(String, Registered)> = listed
         .context("cannot list names")?
         .into_iter()
@@ -101,22 +99,19 @@ pub(crate) async fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<Exit
 }
 
 pub(crate) async fn watch(global: &GlobalArgs, args: WatchArgs) -> anyhow::Result<ExitCode> {
-    let registry = global.registry().await?;
-    let result = watch_until_signal(&registry, &args).await;
-    let _ = registry.shutdown().await;
-    result
+    let directory = global.directory().await?;
+    watch_until_signal(&directory, &args).await
 }
 
-async fn watch_until_signal(registry: &Registry, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+async fn watch_until_signal(directory: &Directory, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot handle signals")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle signals")?;
-    let mut changes = registry.watch(&args.prefix);
+    let mut changes = directory.watch(&args.prefix);
     loop {
         let change = tokio::select! {
             _ = term.recv() => return Ok(ExitCode::SUCCESS),
             _ = int.recv() => return Ok(ExitCode::SUCCESS),
-            () = registry.lost() => anyhow::bail!("the Consul session was lost"),
             change = changes.next() => change,
         };
         match change {

@@ -133,7 +133,7 @@ fn join(registry: &Registry) -> Result<SingletonHandle, consuela::Error> {
         "scheduler",
         Owner::default(),
         SingletonConfig::default(),
-        || std::future::pending(),
+        std::future::pending,
     )
 }
 

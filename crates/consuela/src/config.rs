@@ -115,6 +115,18 @@ impl Config {
         })
     }
 
+    /// The Consul client configuration of the [`ConsulConfig`] section.
+    pub fn client_config(&self) -> consuela_client::ClientConfig {
+        let mut c = consuela_client::ClientConfig::new(self.consul_url());
+        c.token = self.consul.token.clone().map(Into::into);
+        c.token_file.clone_from(&self.consul.token_file);
+        c.datacenter.clone_from(&self.consul.datacenter);
+        c.connect_timeout = self.consul.connect_timeout;
+        c.request_timeout = self.consul.request_timeout;
+        c.tls.ca_file.clone_from(&self.consul.ca_file);
+        c
+    }
+
     /// The session name: [`SessionConfig::name`], or the namespace.
     pub fn session_name(&self) -> &str {
         self.session.name.as_deref().unwrap_or(&self.namespace)

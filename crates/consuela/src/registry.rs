@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use consuela_client::{Client, ClientConfig, Consistency, TlsConfig, WatchConfig};
+use consuela_client::{Client, ClientConfig, Consistency, WatchConfig};
 use consuela_wire::{Behavior, CheckId, ServiceCheckRef, SessionRequest};
 use futures_util::StreamExt;
 use tokio::sync::watch;
@@ -160,7 +160,7 @@ impl RegistryBuilder {
         }
         let client_config = match self.client {
             Some(c) => c,
-            None => client_config(&config),
+            None => config.client_config(),
         };
         let client = Client::new(client_config).map_err(from_client)?;
         let directory = Directory::new(client.clone(), &config.namespace)?;
@@ -917,18 +917,4 @@ fn session_checks(checks: &[String]) -> SessionRequest {
         checks: Some(ids),
         ..SessionRequest::default()
     }
-}
-
-fn client_config(config: &Config) -> ClientConfig {
-    let mut c = ClientConfig::new(config.consul_url());
-    c.token = config.consul.token.clone().map(Into::into);
-    c.token_file = config.consul.token_file.clone();
-    c.datacenter = config.consul.datacenter.clone();
-    c.connect_timeout = config.consul.connect_timeout;
-    c.request_timeout = config.consul.request_timeout;
-    c.tls = TlsConfig {
-        ca_file: config.consul.ca_file.clone(),
-        ..TlsConfig::default()
-    };
-    c
 }
