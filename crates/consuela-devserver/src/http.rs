@@ -228,9 +228,43 @@ fn token_of(headers: &HeaderMap, q: &Query) -> Option<String> {
     }
 }
 
+/// How much of an oversized body is read and thrown away before the 413.
+const DRAIN_MAX: usize = 16 * 1024 * 1024;
+
 /// Reads the body up to `limit` bytes; `None` if it is larger.
-async fn read_body(body: Body, limit: usize) -> Option<Bytes> {
-    axum::body::to_bytes(body, limit).await.ok()
+///
+/// An oversized body is still drained (up to [`DRAIN_MAX`] more bytes)
+/// before the caller answers 413. Otherwise the connection is closed with
+/// unread data in the socket's receive buffer, the kernel answers with a
+/// reset, and the client often loses the 413 to `connection reset` while it
+/// is still sending. Go's server (and so Consul) discards the rest of an
+/// unread body and closes gracefully, so its clients always see the 413.
+async fn read_body(mut body: Body, limit: usize) -> Option<Bytes> {
+    use http_body_util::BodyExt as _;
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            chunks.push(data);
+        } else {
+            chunks.clear();
+            if seen > limit.saturating_add(DRAIN_MAX) {
+                return None;
+            }
+        }
+    }
+    if seen > limit {
+        return None;
+    }
+    Some(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => chunks.concat().into(),
+    })
 }
 
 async fn handle(State(state): State<ServerState>, req: Request) -> Response {
@@ -321,15 +355,9 @@ async fn handle(State(state): State<ServerState>, req: Request) -> Response {
     // (the KV PUT handler checks its flags first, as Consul does).
     let mut body_too_large = false;
     let body = if parts.method == Method::PUT {
-        let declared_over = declared.is_some_and(|n| n > limit as u64);
-        if declared_over && route != Route::Kv {
-            return too_large(declared);
-        }
-        match if declared_over {
-            None
-        } else {
-            read_body(body, limit).await
-        } {
+        // Read (or drain) the body even when its declared length is already
+        // over the limit: see `read_body`.
+        match read_body(body, limit).await {
             Some(b) => b,
             None if route == Route::Kv => {
                 body_too_large = true;
