@@ -268,7 +268,11 @@ async fn i69_delete_cas() {
 #[tokio::test]
 async fn i70_value_too_large() {
     let t = Target::new().await;
-    let r = t.put(&t.kv("big"), "x".repeat(524_289)).await;
-    r.assert_err(413, "524288");
+    // Repeated: a server that closes the connection without reading the body
+    // makes clients lose the 413 to a reset now and then.
+    for _ in 0..5 {
+        let r = t.put(&t.kv("big"), "x".repeat(524_289)).await;
+        r.assert_err(413, "524288");
+    }
     assert!(t.entry(&t.key("big")).await.is_none());
 }
