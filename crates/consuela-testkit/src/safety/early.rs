@@ -141,6 +141,7 @@ pub async fn measure_early_invalidation(
     if !invalidated {
         return Err("the old owner's session was already gone".into());
     }
+    let old_session = session.clone();
     history.record(&Event::Invalidated {
         member: "old".into(),
         session,
@@ -149,17 +150,19 @@ pub async fn measure_early_invalidation(
     let released = wait_event(
         &scenario.history,
         bound,
-        |e| matches!(e, Event::Released { member, .. } if member == "old"),
+        |e| matches!(e, Event::Released { session: s, .. } if *s == old_session),
     )
     .await
     .ok_or("the old owner never stopped")?;
+    // The successor is whoever acquires the name next under another session: usually the
+    // other member, but the old member's next registry may win the race too.
     let successor = wait_event(
         &scenario.history,
         bound,
-        |e| matches!(e, Event::Acquired { member, .. } if member == "new"),
+        |e| matches!(e, Event::Acquired { session: s, .. } if *s != old_session),
     )
     .await
-    .ok_or("the successor never acquired the name")?;
+    .ok_or("no successor ever acquired the name")?;
 
     for proc in [&mut a, &mut b] {
         let _ = proc.child.start_kill();
