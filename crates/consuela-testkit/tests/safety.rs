@@ -8,7 +8,7 @@ use std::time::Duration;
 use consuela::{Config, ErrorKind, Interval, Owner, Registry};
 use consuela_testkit::consuela_devserver::DevServerConfig;
 use consuela_testkit::safety::{
-    EarlyInvalidation, FaultPlan, SafetyConfig, SafetyReport, measure_early_invalidation, run,
+    EarlyInvalidation, SafetyConfig, SafetyReport, measure_early_invalidation, run,
 };
 use consuela_testkit::{FaultProxy, Mode, spawn_devserver_with, trace_init};
 
@@ -64,7 +64,7 @@ async fn ci_run_three_members_seed_2() {
 #[cfg(feature = "unsafe-ignore-deadline")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keeper_ignoring_its_deadline_is_caught_by_the_checker() {
-    use consuela_testkit::safety::{CutMode, Fault, Step, ViolationKind};
+    use consuela_testkit::safety::{CutMode, Fault, FaultPlan, Step, ViolationKind};
 
     trace_init();
     let mut config = SafetyConfig::new(MEMBER, history("safety-unsafe"));
