@@ -232,12 +232,16 @@ impl Proc {
     }
 
     fn signal(&self, signal: rustix::process::Signal) {
-        if let Some(pid) = i32::try_from(self.pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process(pid, signal);
-        }
+        signal_pid(self.pid, signal);
+    }
+}
+
+fn signal_pid(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, signal);
     }
 }
 
@@ -675,6 +679,15 @@ impl Harness {
                 if let Some(proc) = s.proc.as_mut() {
                     proc.signal(rustix::process::Signal::STOP);
                     proc.paused = true;
+                    // SIGCONT on time even if the control loop is busy (a graceful restart
+                    // can hold it for seconds): a pause stretched past TTL + lock-delay would
+                    // be the harness's overlap, not the registry's. `Resume` then only
+                    // records it.
+                    let pid = proc.pid;
+                    tokio::spawn(async move {
+                        sleep(for_).await;
+                        signal_pid(pid, rustix::process::Signal::CONT);
+                    });
                 }
                 self.fault_event(kind, Some(member), format!("{for_:?}"));
                 self.after(
