@@ -27,7 +27,7 @@ pub(crate) struct GlobalArgs {
     /// ACL token (default: CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE).
     #[arg(long, value_name = "TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Key prefix of every name: names live at <NAMESPACE>/<NAME> [default: consuela].
+    /// Key prefix of every name: names live at NAMESPACE/NAME [default: consuela].
     #[arg(long, value_name = "NAMESPACE")]
     namespace: Option<String>,
     /// A consuela.toml with any option of the library's Config (`nodename`
@@ -37,7 +37,7 @@ pub(crate) struct GlobalArgs {
     /// Consul node the session binds to (default: the agent's own node).
     #[arg(long = "nodename", value_name = "NODE")]
     node: Option<String>,
-    /// This member's name, stored with every registration (default: <hostname>-<pid>).
+    /// This member's name, stored with every registration (default: HOSTNAME-PID).
     #[arg(long, value_name = "MEMBER")]
     member: Option<String>,
 }
