@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::gostr::go_quote;
+
 /// A duration parse error; its `Display` is Go's error text, e.g.
 /// `time: invalid duration "abc"` or `time: missing unit in duration "10"`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,29 +17,8 @@ pub struct DurationError(String);
 
 impl DurationError {
     fn invalid(orig: &str) -> Self {
-        Self(format!("time: invalid duration {}", quote(orig)))
+        Self(format!("time: invalid duration {}", go_quote(orig)))
     }
-}
-
-/// Go's `strconv.Quote` for the texts embedded in error messages.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 const NS: u64 = 1;
@@ -133,14 +114,14 @@ pub fn parse_go_duration(orig: &str) -> Result<i64, DurationError> {
         if u.is_empty() {
             return Err(DurationError(format!(
                 "time: missing unit in duration {}",
-                quote(orig)
+                go_quote(orig)
             )));
         }
         let unit = unit_of(u).ok_or_else(|| {
             DurationError(format!(
                 "time: unknown unit {} in duration {}",
-                quote(u),
-                quote(orig)
+                go_quote(u),
+                go_quote(orig)
             ))
         })?;
         if v > (1 << 63) / unit {

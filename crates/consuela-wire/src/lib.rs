@@ -21,6 +21,7 @@
 mod agent;
 mod catalog;
 mod duration;
+mod gostr;
 mod ids;
 mod kv;
 mod serde_util;
@@ -36,6 +37,7 @@ pub use catalog::{
     ParseHealthStatusError,
 };
 pub use duration::{DurationError, GoDuration, format_go_duration, parse_go_duration};
+pub use gostr::go_quote;
 pub use ids::{CheckId, Index, NodeName, ServiceId, SessionId};
 pub use kv::KvEntry;
 pub use session::{
