@@ -441,6 +441,8 @@ impl Registry {
                     // during a shutdown, give the name back now.
                     if e.kind().is_shutdown() {
                         let _ = inner.release_now(&name, &id).await;
+                    } else {
+                        inner.local.release(&name, &id);
                     }
                     return Err(e);
                 }

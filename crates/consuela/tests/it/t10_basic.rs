@@ -298,3 +298,35 @@ async fn a_directory_reads_without_a_session() {
     r.shutdown().await.unwrap();
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_name_within_a_member_never_both_win() {
+    let cluster = Cluster::start().await;
+    let r = cluster.registry(0, &namespace("same-member")).await;
+    // Same owner: one acquisition, every caller joins it.
+    let owner = Owner::at("same");
+    let joined =
+        futures_util::future::try_join_all((0..20).map(|_| r.register("shared", owner.clone())))
+            .await
+            .unwrap();
+    assert!(
+        joined
+            .iter()
+            .all(|g| g.fencing_token() == joined[0].fencing_token())
+    );
+    assert!(joined.iter().all(|g| g.id() == joined[0].id()));
+    drop(joined);
+    // Different owners: exactly one wins, the others are told who holds it.
+    let results = futures_util::future::join_all(
+        (0..20).map(|i| r.register("contested", Owner::at(format!("o{i}")))),
+    )
+    .await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for err in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(err.owner().map(|o| &o.id), Some(winners[0].id()), "{err}");
+    }
+    drop(results);
+    r.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
