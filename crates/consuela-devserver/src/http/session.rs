@@ -1,7 +1,7 @@
 //! `/v1/session/*`.
 
 use axum::response::Response;
-use consuela_wire::{SessionCreateResponse, SessionEntry};
+use consuela_wire::{SessionCreateResponse, SessionEntry, SessionId};
 use http::StatusCode;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -118,18 +118,23 @@ fn malformed(e: &str) -> String {
     format!("failed session lookup: index error: {e}")
 }
 
-pub(crate) async fn destroy(req: Req) -> Response {
+/// The session id of a write on `/v1/session/<verb>/<id>`, checked in
+/// Consul's order: missing (400), malformed (500), unknown `?dc` (500).
+fn write_target(req: &Req) -> Result<SessionId, Response> {
     if req.rest.is_empty() {
-        return bad_request("Missing session");
+        return Err(bad_request("Missing session"));
     }
-    let id = match canonical_id_checked(&req.rest) {
+    let id = canonical_id_checked(&req.rest).map_err(|e| server_error(malformed(&e.0)))?;
+    check_dc(&req.query, &req.state.shared.config)?;
+    Ok(id)
+}
+
+pub(crate) async fn destroy(req: Req) -> Response {
+    let id = match write_target(&req) {
         Ok(id) => id,
-        Err(e) => return server_error(malformed(&e.0)),
+        Err(r) => return r,
     };
     let shared = &req.state.shared;
-    if let Err(r) = check_dc(&req.query, &shared.config) {
-        return r;
-    }
     shared
         .lock()
         .invalidate_session(&id, Instant::now(), &shared.config);
@@ -137,17 +142,11 @@ pub(crate) async fn destroy(req: Req) -> Response {
 }
 
 pub(crate) async fn renew(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing session");
-    }
-    let id = match canonical_id_checked(&req.rest) {
+    let id = match write_target(&req) {
         Ok(id) => id,
-        Err(e) => return server_error(malformed(&e.0)),
+        Err(r) => return r,
     };
     let shared = &req.state.shared;
-    if let Err(r) = check_dc(&req.query, &shared.config) {
-        return r;
-    }
     let renewed = shared
         .lock()
         .session_renew(&id, Instant::now(), &shared.config);
