@@ -102,10 +102,6 @@ impl Directory {
         self.keys.key(name)
     }
 
-    pub(crate) fn keys(&self) -> &KeySpace {
-        &self.keys
-    }
-
     /// The owner record of `name` and its entry; `None` when free.
     pub(crate) async fn read(
         &self,

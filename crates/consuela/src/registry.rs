@@ -187,7 +187,7 @@ impl RegistryBuilder {
         let stop = CancellationToken::new();
         let (reaper, reaper_task) = reaper::spawn(reaper::Reaper {
             consul: consul.clone(),
-            keys: directory.keys().clone(),
+            directory: directory.clone(),
             pulses: pulses.clone(),
             policy: config.reaper.retry.clone(),
             stop: stop.clone(),

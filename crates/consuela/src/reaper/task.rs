@@ -10,10 +10,9 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::{Attempt, Next, ReaperState, Zombie};
-use crate::error::Error;
+use crate::directory::Directory;
+use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Pulses};
-use crate::name::KeySpace;
-use crate::record::Record;
 use crate::registry::consul::Consul;
 use crate::retry::RetryPolicy;
 
@@ -80,7 +79,7 @@ impl ReaperHandle {
 /// Everything the task needs.
 pub(crate) struct Reaper {
     pub(crate) consul: Consul,
-    pub(crate) keys: KeySpace,
+    pub(crate) directory: Directory,
     pub(crate) pulses: Pulses,
     pub(crate) policy: RetryPolicy,
     pub(crate) stop: CancellationToken,
@@ -239,25 +238,25 @@ impl Reaper {
 
     /// One attempt at removing `zombie`; an error means [`Attempt::Failed`].
     async fn reap(&self, zombie: &Zombie) -> Result<Attempt, Error> {
-        let key = self.keys.key(&zombie.name);
+        let key = self.directory.key(&zombie.name);
         let index = match zombie.fencing_token {
             Some(index) => index,
             // The registration's outcome is unknown: only delete what is
             // provably ours, i.e. our session and this very registration.
-            None => match self.consul.read(&key, Consistency::Default).await {
-                Ok(None) => return Ok(Attempt::Reaped),
-                Ok(Some(entry)) => {
-                    let ours = self.consul.is_ours(&entry)
-                        && entry
-                            .value
-                            .as_deref()
-                            .and_then(|v| Record::decode(v).ok())
-                            .is_some_and(|r| r.id() == zombie.id);
-                    if !ours {
-                        return Ok(Attempt::Stale);
-                    }
+            None => match self
+                .directory
+                .read(&zombie.name, Consistency::Default)
+                .await
+            {
+                Ok(Some((record, entry)))
+                    if self.consul.is_ours(&entry) && record.id() == zombie.id =>
+                {
                     entry.modify_index.0
                 }
+                Ok(Some(_)) => return Ok(Attempt::Stale),
+                Ok(None) => return Ok(Attempt::Reaped),
+                // A value we did not write: not ours to delete.
+                Err(e) if matches!(e.kind(), ErrorKind::Foreign) => return Ok(Attempt::Stale),
                 Err(e) => return Err(e),
             },
         };

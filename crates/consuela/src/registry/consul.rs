@@ -1,7 +1,7 @@
 //! The registry's Consul requests: the only place that talks to the client.
 
 use consuela_client::api::txn;
-use consuela_client::{Client, Consistency, DeleteOptions, QueryOptions, TxnFailure, TxnOutcome};
+use consuela_client::{Client, DeleteOptions, TxnFailure, TxnOutcome};
 use consuela_wire::{Index, KvEntry, SessionId};
 
 use crate::error::{Error, ErrorKind};
@@ -77,22 +77,6 @@ impl Consul {
             )
             .await
             .map_err(from_client)
-    }
-
-    /// Reads `key`.
-    pub(crate) async fn read(
-        &self,
-        key: &str,
-        consistency: Consistency,
-    ) -> Result<Option<KvEntry>, Error> {
-        let opts = QueryOptions::new().with_consistency(consistency);
-        Ok(self
-            .client
-            .kv()
-            .get(key, opts)
-            .await
-            .map_err(from_client)?
-            .value)
     }
 
     /// Whether `entry` is locked by our session.
