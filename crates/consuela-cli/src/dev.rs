@@ -50,7 +50,11 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     writeln!(out, "export CONSUL_HTTP_ADDR={}", server.local_addr())?;
     out.flush()?;
     drop(out);
-    shutdown_signal().await;
+    tokio::select! {
+        () = shutdown_signal() => {}
+        // `PUT /v1/agent/leave`: a Consul agent exits after leaving.
+        () = server.stopped() => {}
+    }
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,15 +2,23 @@
 //! `Router` whose single fallback handler reproduces Consul 1.0.8's mux,
 //! headers and error texts.
 
+mod acl;
 mod agent;
 mod catalog;
+mod coordinate;
 mod dev;
+mod event;
 mod gojson;
+mod goregex;
+mod health;
 mod kv;
+mod metrics;
 mod mux;
+mod operator;
 mod query;
 mod session;
 mod sniff;
+mod status;
 mod txn;
 
 use std::future::Future;
@@ -29,6 +37,10 @@ use crate::state::watch::Target;
 use crate::state::{Inner, ServerState};
 use mux::{Dispatch, Route};
 use query::{Query, QueryOpts};
+
+/// The client's address, set by the accept loop (absent in router tests).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) std::net::SocketAddr);
 
 /// The dev server's routes, testable with `tower::ServiceExt::oneshot`
 /// without a socket.
@@ -268,6 +280,43 @@ async fn read_body(mut body: Body, limit: usize) -> Option<Bytes> {
 }
 
 async fn handle(State(state): State<ServerState>, req: Request) -> Response {
+    let started = Instant::now();
+    let peer = req.extensions().get::<Peer>().copied();
+    let line = request_line(req.method(), req.uri());
+    let resp = dispatch(state.clone(), req).await;
+    let took = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+    let from = peer.map(|p| format!(" from={}", p.0)).unwrap_or_default();
+    state.log(
+        crate::state::log::Level::Debug,
+        &format!(
+            "http: Request {line} ({}){from}",
+            consuela_wire::format_go_duration(took)
+        ),
+    );
+    resp
+}
+
+/// `METHOD /path?query` for the request log, with any ACL token hidden as
+/// Consul hides it.
+fn request_line(method: &Method, uri: &http::Uri) -> String {
+    let path = uri.path();
+    let Some(query) = uri.query() else {
+        return format!("{method} {path}");
+    };
+    let query: Vec<&str> = query
+        .split('&')
+        .map(|kv| {
+            if kv.split('=').next() == Some("token") {
+                "token=<hidden>"
+            } else {
+                kv
+            }
+        })
+        .collect();
+    format!("{method} {path}?{}", query.join("&"))
+}
+
+async fn dispatch(state: ServerState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let raw_path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().unwrap_or("").to_owned();
@@ -380,7 +429,16 @@ async fn handle(State(state): State<ServerState>, req: Request) -> Response {
     route_to(route, req).await
 }
 
+/// A synchronous handler as a boxed future.
+fn ready(
+    req: Req,
+    f: fn(&Req) -> Response,
+) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> {
+    Box::pin(async move { f(&req) })
+}
+
 fn route_to(route: Route, req: Req) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> {
+    use consuela_wire::HealthStatus;
     match route {
         Route::Kv => Box::pin(kv::handle(req)),
         Route::Txn => Box::pin(txn::handle(req)),
@@ -390,43 +448,54 @@ fn route_to(route: Route, req: Req) -> std::pin::Pin<Box<dyn Future<Output = Res
         Route::SessionInfo => Box::pin(session::info(req)),
         Route::SessionNode => Box::pin(session::node(req)),
         Route::SessionList => Box::pin(session::list(req)),
-        Route::AgentSelf => Box::pin(async move { agent::agent_self(&req) }),
-        Route::AgentMembers => Box::pin(async move { agent::members(&req) }),
-        Route::AgentServices => Box::pin(async move { agent::services(&req) }),
-        Route::AgentChecks => Box::pin(async move { agent::checks(&req) }),
-        Route::AgentServiceRegister => Box::pin(async move { agent::register_service(&req) }),
-        Route::AgentServiceDeregister => Box::pin(async move { agent::deregister_service(&req) }),
-        Route::AgentCheckRegister => Box::pin(async move { agent::register_check(&req) }),
-        Route::AgentCheckDeregister => Box::pin(async move { agent::deregister_check(&req) }),
+        Route::AgentSelf => ready(req, agent::agent_self),
+        Route::AgentMembers => ready(req, agent::members),
+        Route::AgentServices => ready(req, agent::services),
+        Route::AgentChecks => ready(req, agent::checks),
+        Route::AgentServiceRegister => ready(req, agent::register::register_service),
+        Route::AgentServiceDeregister => ready(req, agent::register::deregister_service),
+        Route::AgentServiceMaintenance => ready(req, agent::service_maintenance),
+        Route::AgentCheckRegister => ready(req, agent::register::register_check),
+        Route::AgentCheckDeregister => ready(req, agent::register::deregister_check),
         Route::AgentCheckPass => {
-            Box::pin(
-                async move { agent::ttl_update(&req, Some(consuela_wire::HealthStatus::Passing)) },
-            )
+            Box::pin(async move { agent::register::ttl_update(&req, Some(HealthStatus::Passing)) })
         }
         Route::AgentCheckWarn => {
-            Box::pin(
-                async move { agent::ttl_update(&req, Some(consuela_wire::HealthStatus::Warning)) },
-            )
+            Box::pin(async move { agent::register::ttl_update(&req, Some(HealthStatus::Warning)) })
         }
         Route::AgentCheckFail => {
-            Box::pin(
-                async move { agent::ttl_update(&req, Some(consuela_wire::HealthStatus::Critical)) },
-            )
+            Box::pin(async move { agent::register::ttl_update(&req, Some(HealthStatus::Critical)) })
         }
-        Route::AgentCheckUpdate => Box::pin(async move { agent::ttl_update(&req, None) }),
-        Route::HealthService => Box::pin(catalog::health_service(req)),
-        Route::HealthChecks => Box::pin(catalog::health_checks(req)),
-        Route::HealthNode => Box::pin(catalog::health_node(req)),
-        Route::HealthState => Box::pin(catalog::health_state(req)),
+        Route::AgentCheckUpdate => Box::pin(async move { agent::register::ttl_update(&req, None) }),
+        Route::AgentMaintenance => ready(req, agent::node_maintenance),
+        Route::AgentReload => ready(req, agent::reload),
+        Route::AgentLeave => ready(req, agent::leave),
+        Route::AgentForceLeave => ready(req, agent::force_leave),
+        Route::AgentMonitor => ready(req, agent::monitor::monitor),
+        Route::AgentMetrics => ready(req, metrics::metrics),
+        Route::HealthService => Box::pin(health::health_service(req)),
+        Route::HealthChecks => Box::pin(health::health_checks(req)),
+        Route::HealthNode => Box::pin(health::health_node(req)),
+        Route::HealthState => Box::pin(health::health_state(req)),
+        Route::CatalogRegister => ready(req, catalog::register::register),
+        Route::CatalogDeregister => ready(req, catalog::register::deregister),
         Route::CatalogService => Box::pin(catalog::catalog_service(req)),
         Route::CatalogServices => Box::pin(catalog::catalog_services(req)),
         Route::CatalogNodes => Box::pin(catalog::catalog_nodes(req)),
         Route::CatalogNode => Box::pin(catalog::catalog_node(req)),
-        Route::CatalogDatacenters => {
-            Box::pin(async move { json(std::slice::from_ref(&req.state.shared.config.datacenter)) })
-        }
-        Route::StatusLeader => Box::pin(async move { catalog::status_leader(&req) }),
-        Route::StatusPeers => Box::pin(async move { catalog::status_peers(&req) }),
+        Route::CatalogDatacenters => ready(req, catalog::datacenters),
+        Route::CoordinateDatacenters => ready(req, coordinate::datacenters),
+        Route::CoordinateNodes => Box::pin(coordinate::nodes(req)),
+        Route::CoordinateNode => Box::pin(coordinate::node(req)),
+        Route::CoordinateUpdate => ready(req, coordinate::update),
+        Route::EventFire => ready(req, event::fire),
+        Route::EventList => Box::pin(event::list(req)),
+        Route::OperatorAutopilotConfiguration => ready(req, operator::autopilot_configuration),
+        Route::OperatorAutopilotHealth => ready(req, operator::autopilot_health),
+        Route::OperatorRaftConfiguration => ready(req, operator::raft_configuration),
+        Route::StatusLeader => ready(req, status::leader),
+        Route::StatusPeers => ready(req, status::peers),
+        Route::AclDisabled => ready(req, acl::disabled),
     }
 }
 

@@ -56,6 +56,13 @@ impl DevServer {
         &self.state
     }
 
+    /// Resolves once the server has begun shutting down, by
+    /// [`DevServer::shutdown`] or because a client asked the agent to leave
+    /// (`PUT /v1/agent/leave`, after which Consul's agent exits too).
+    pub async fn stopped(&self) {
+        self.state.stopped().await;
+    }
+
     /// See [`ServerState::invalidate_session`].
     pub fn invalidate_session(&self, id: &consuela_wire::SessionId) -> bool {
         self.state.invalidate_session(id)
@@ -103,7 +110,7 @@ async fn accept_loop(state: ServerState, listener: TcpListener) {
     let shutdown = state.shared.shutdown.clone();
     let app = crate::http::router(state.clone());
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -122,8 +129,10 @@ async fn accept_loop(state: ServerState, listener: TcpListener) {
             let svc =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let app = app.clone();
+                    let mut req = req.map(axum::body::Body::new);
+                    req.extensions_mut().insert(crate::http::Peer(peer));
                     async move {
-                        let resp = app.oneshot(req.map(axum::body::Body::new)).await;
+                        let resp = app.oneshot(req).await;
                         Ok::<_, Infallible>(resp.unwrap_or_else(|e| match e {}))
                     }
                 });

@@ -14,15 +14,18 @@
 
 pub(crate) mod catalog;
 mod dump;
+pub(crate) mod event;
 mod index;
 pub(crate) mod kv;
+pub(crate) mod log;
+pub(crate) mod operator;
 pub(crate) mod session;
 pub(crate) mod txn;
 pub(crate) mod watch;
 
 use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -52,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) kv: kv::Kv,
     pub(crate) sessions: session::Sessions,
     pub(crate) catalog: catalog::Catalog,
+    pub(crate) events: event::Events,
+    pub(crate) operator: operator::Operator,
     pub(crate) watch: watch::Hub,
     /// Session-TTL and check-TTL deadlines, earliest first (mini-redis style).
     pub(crate) timers: BTreeSet<(Instant, TimerKey)>,
@@ -152,6 +157,15 @@ pub(crate) struct Identity {
     pub(crate) node_id: String,
     pub(crate) address: String,
     pub(crate) server_port: u16,
+    /// When the server started (autopilot's `StableSince`).
+    pub(crate) started: std::time::SystemTime,
+}
+
+impl Identity {
+    /// The server RPC address: `/v1/status/leader`, `Stats.consul.leader_addr`.
+    pub(crate) fn server_addr(&self) -> String {
+        format!("{}:{}", self.address, self.server_port)
+    }
 }
 
 /// Everything the HTTP layer and background tasks share.
@@ -165,6 +179,9 @@ pub(crate) struct Shared {
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
     pub(crate) faults: Faults,
+    pub(crate) log: log::Log,
+    /// Set by `PUT /v1/agent/leave`.
+    pub(crate) left: AtomicBool,
 }
 
 /// A locked [`Inner`]; dropping it ends the write and wakes watchers.
@@ -235,12 +252,15 @@ impl ServerState {
             node_id: uuid::Uuid::new_v4().to_string(),
             address: "127.0.0.1".to_owned(),
             server_port: 18300,
+            started: std::time::SystemTime::now(),
         };
         let mut inner = Inner {
             index: Indexes::default(),
             kv: kv::Kv::default(),
             sessions: session::Sessions::default(),
             catalog: catalog::Catalog::default(),
+            events: event::Events::default(),
+            operator: operator::Operator::default(),
             watch: watch::Hub::default(),
             timers: BTreeSet::new(),
             ttl_paused: false,
@@ -248,6 +268,10 @@ impl ServerState {
             pending: watch::Pending::default(),
         };
         inner.bootstrap_catalog(&config, &identity);
+        let agents: Vec<String> = std::iter::once(config.node_name.clone())
+            .chain(config.extra_nodes.iter().cloned())
+            .collect();
+        inner.bootstrap_operator(&agents);
         let shared = Arc::new(Shared {
             config,
             identity,
@@ -256,6 +280,8 @@ impl ServerState {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             faults: Faults::default(),
+            log: log::Log::default(),
+            left: AtomicBool::new(false),
         });
         let state = Self { shared };
         let task = state.clone();
@@ -274,6 +300,39 @@ impl ServerState {
     /// The last Raft-like index handed out.
     pub fn current_index(&self) -> u64 {
         self.shared.lock().index.last()
+    }
+
+    /// Writes a line to the server's log (`/v1/agent/monitor`, `tracing`).
+    pub(crate) fn log(&self, level: log::Level, msg: &str) {
+        self.shared.log.write(level, msg);
+    }
+
+    /// `PUT /v1/agent/leave`: the agent leaves the cluster and shuts down.
+    /// The shutdown starts after the current request has been answered.
+    pub(crate) fn leave(&self) {
+        self.shared.left.store(true, Ordering::Relaxed);
+        self.log(log::Level::Info, "agent: Requesting shutdown");
+        let shutdown = self.shared.shutdown.clone();
+        self.shared.tracker.spawn(async move {
+            tokio::task::yield_now().await;
+            shutdown.cancel();
+        });
+    }
+
+    /// The agent's serf status: 1 alive, 3 left.
+    pub(crate) fn member_status(&self) -> i64 {
+        if self.shared.left.load(Ordering::Relaxed) {
+            3
+        } else {
+            1
+        }
+    }
+
+    /// Resolves once the server has begun shutting down: after
+    /// [`ServerState::shutdown`], or after a client asked the agent to leave
+    /// (`PUT /v1/agent/leave`).
+    pub async fn stopped(&self) {
+        self.shared.shutdown.cancelled().await;
     }
 
     /// The timer task: fires session and check TTLs at their deadlines.

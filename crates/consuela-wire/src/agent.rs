@@ -235,28 +235,29 @@ pub struct AgentMember {
     pub delegate_cur: u8,
 }
 
-/// `GET /v1/agent/self`. `Coord`, `DebugConfig`, `Meta` and `Stats` are kept as
-/// raw JSON: they are unstable across versions.
+/// `GET /v1/agent/self`, fields in Consul 1.0.8's order. `DebugConfig`,
+/// `Meta` and `Stats` are kept as raw JSON: they are unstable across
+/// versions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AgentSelf {
     /// Identity.
     #[serde(rename = "Config", default)]
     pub config: AgentConfig,
-    /// Network coordinate, or `null`.
-    #[serde(rename = "Coord", default)]
-    pub coord: serde_json::Value,
     /// Full runtime config (unstable).
     #[serde(rename = "DebugConfig", default)]
     pub debug_config: serde_json::Value,
+    /// Network coordinate, or `null` when coordinates are disabled.
+    #[serde(rename = "Coord", default)]
+    pub coord: Option<crate::Coord>,
     /// Gossip member.
     #[serde(rename = "Member", default)]
     pub member: AgentMember,
+    /// Runtime statistics: sections of string values.
+    #[serde(rename = "Stats", default)]
+    pub stats: serde_json::Value,
     /// Node metadata.
     #[serde(rename = "Meta", default)]
     pub meta: serde_json::Value,
-    /// Runtime statistics.
-    #[serde(rename = "Stats", default)]
-    pub stats: serde_json::Value,
 }
 
 #[cfg(test)]

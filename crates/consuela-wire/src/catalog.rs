@@ -82,12 +82,12 @@ pub struct CatalogNode {
     /// Datacenter.
     #[serde(rename = "Datacenter", default, deserialize_with = "null_default")]
     pub datacenter: String,
-    /// `lan`/`wan` addresses.
-    #[serde(rename = "TaggedAddresses", default, deserialize_with = "null_default")]
-    pub tagged_addresses: BTreeMap<String, String>,
-    /// Node metadata.
-    #[serde(rename = "Meta", default, deserialize_with = "null_default")]
-    pub meta: BTreeMap<String, String>,
+    /// `lan`/`wan` addresses (`null` when a registration gave none).
+    #[serde(rename = "TaggedAddresses", default)]
+    pub tagged_addresses: Option<BTreeMap<String, String>>,
+    /// Node metadata (`null` when a registration gave none).
+    #[serde(rename = "Meta", default)]
+    pub meta: Option<BTreeMap<String, String>>,
     /// Create index.
     #[serde(rename = "CreateIndex", default)]
     pub create_index: Index,
@@ -122,12 +122,12 @@ pub struct CatalogServiceEntry {
     /// Datacenter.
     #[serde(rename = "Datacenter", default, deserialize_with = "null_default")]
     pub datacenter: String,
-    /// Node tagged addresses.
-    #[serde(rename = "TaggedAddresses", default, deserialize_with = "null_default")]
-    pub tagged_addresses: BTreeMap<String, String>,
-    /// Node metadata.
-    #[serde(rename = "NodeMeta", default, deserialize_with = "null_default")]
-    pub node_meta: BTreeMap<String, String>,
+    /// Node tagged addresses (`null` when the node has none).
+    #[serde(rename = "TaggedAddresses", default)]
+    pub tagged_addresses: Option<BTreeMap<String, String>>,
+    /// Node metadata (`null` when the node has none).
+    #[serde(rename = "NodeMeta", default)]
+    pub node_meta: Option<BTreeMap<String, String>>,
     /// Service id.
     #[serde(rename = "ServiceID", default, deserialize_with = "null_default")]
     pub service_id: ServiceId,

@@ -20,7 +20,10 @@
 
 mod agent;
 mod catalog;
+mod civil;
+mod coordinate;
 mod duration;
+mod event;
 mod gostr;
 mod ids;
 mod kv;
@@ -36,7 +39,10 @@ pub use catalog::{
     CatalogNode, CatalogServiceEntry, HealthServiceEntry, HealthStatus, NodeServices,
     ParseHealthStatusError,
 };
+pub use civil::CivilTime;
+pub use coordinate::{Coord, NodeCoordinate};
 pub use duration::{DurationError, GoDuration, format_go_duration, parse_go_duration};
+pub use event::UserEvent;
 pub use gostr::go_quote;
 pub use ids::{CheckId, Index, NodeName, ServiceId, SessionId};
 pub use kv::KvEntry;

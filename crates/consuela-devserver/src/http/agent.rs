@@ -1,474 +1,131 @@
-//! `/v1/agent/*`: self, members, services, checks, registration, TTL updates.
+//! `/v1/agent/*`: the agent's identity, members, local services and checks,
+//! maintenance mode, reload and leave. Registrations live in
+//! `agent/register.rs`, `agent/self` and members in `agent/member.rs`,
+//! the log stream in `agent/monitor.rs`.
+
+mod member;
+pub(crate) mod monitor;
+pub(crate) mod register;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::response::Response;
-use consuela_wire::{AgentConfig, AgentMember, AgentSelf, HealthStatus};
 use http::StatusCode;
-use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::gojson::{Fields, decode_first, expect_object, field};
-use super::{Req, bad_request, empty, json, server_error};
-use crate::state::catalog::{Catalog, CheckKind, CheckSpec, ServiceSpec};
+use super::{Req, bad_request, empty, json, text};
+use crate::state::catalog::Catalog;
 
-fn member(req: &Req) -> AgentMember {
-    let s = &req.state.shared;
-    let tags: BTreeMap<String, String> = [
-        ("build", "1.0.8:consuela"),
-        ("dc", s.config.datacenter.as_str()),
-        ("id", s.identity.node_id.as_str()),
-        ("port", "18300"),
-        ("role", "consul"),
-        ("vsn", "2"),
-        ("vsn_max", "3"),
-        ("vsn_min", "2"),
-        ("raft_vsn", "3"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    AgentMember {
-        name: s.config.node_name.clone(),
-        addr: s.identity.address.clone(),
-        port: 8301,
-        tags,
-        status: 1,
-        protocol_min: 1,
-        protocol_max: 5,
-        protocol_cur: 2,
-        delegate_min: 2,
-        delegate_max: 5,
-        delegate_cur: 4,
-    }
-}
-
-pub(crate) fn agent_self(req: &Req) -> Response {
-    let s = &req.state.shared;
-    let body = AgentSelf {
-        config: AgentConfig {
-            datacenter: s.config.datacenter.clone(),
-            node_name: s.config.node_name.clone().into(),
-            node_id: s.identity.node_id.clone(),
-            revision: "consuela".to_owned(),
-            server: true,
-            version: "1.0.8".to_owned(),
-        },
-        coord: json!({"Vec": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5}),
-        debug_config: json!({"Datacenter": s.config.datacenter, "NodeName": s.config.node_name, "DevMode": true}),
-        member: member(req),
-        meta: json!({"consul-network-segment": ""}),
-        stats: json!({"consul": {"server": "true", "leader": "true", "bootstrap": "true"}}),
-    };
-    json(&body)
-}
-
-pub(crate) fn members(req: &Req) -> Response {
-    json(&[member(req)])
-}
+pub(crate) use member::{agent_self, members};
 
 pub(crate) fn services(req: &Req) -> Response {
     let g = req.state.shared.lock();
     let map: BTreeMap<&String, consuela_wire::AgentService> = g
         .catalog
-        .services
-        .iter()
-        .filter(|(_, s)| !s.builtin)
-        .map(|(k, s)| (k, Catalog::service_wire(s, false)))
+        .agent_services()
+        .map(|s| {
+            let mut w = Catalog::service_wire(s, false);
+            // 1.0.7+: a service without meta shows `{}`.
+            w.meta.get_or_insert_with(BTreeMap::new);
+            (&s.id, w)
+        })
         .collect();
     json(&map)
 }
 
 pub(crate) fn checks(req: &Req) -> Response {
     let g = req.state.shared.lock();
-    let node = g.catalog.agent_node.clone();
     let map: BTreeMap<&String, consuela_wire::AgentCheck> = g
         .catalog
-        .checks
-        .iter()
-        .filter(|((n, id), _)| *n == node && id != crate::state::catalog::SERF_CHECK)
-        .map(|((_, id), c)| (id, g.catalog.check_wire(c, false)))
+        .agent_checks()
+        .map(|c| (&c.id, g.catalog.check_wire(c, false)))
         .collect();
     json(&map)
 }
 
-/// Consul's `FixupCheckType`: duration fields given as strings are parsed
-/// (as nanoseconds) before the struct decode; errors name the key as sent.
-fn fixup_check_type(v: &Value) -> Result<Value, String> {
-    let Value::Object(m) = v else {
-        return Ok(v.clone());
+/// `?enable=`: Go's `strconv.ParseBool`, with Consul's error texts.
+fn enable_flag(req: &Req) -> Result<bool, Response> {
+    let Some(raw) = req.query.get("enable").filter(|v| !v.is_empty()) else {
+        return Err(bad_request("Missing value for enable"));
     };
-    let mut out = Map::new();
-    for (k, val) in m {
-        let lower = k.to_ascii_lowercase().replace('_', "");
-        let is_duration = matches!(
-            lower.as_str(),
-            "ttl" | "interval" | "timeout" | "deregistercriticalserviceafter"
-        );
-        match val {
-            Value::String(s) if is_duration => {
-                let ns = consuela_wire::parse_go_duration(s)
-                    .map_err(|e| format!("invalid {}: {e}", crate::gostr::go_quote(k)))?;
-                out.insert(k.clone(), json!(ns));
-            }
-            other => {
-                out.insert(k.clone(), other.clone());
-            }
-        }
-    }
-    Ok(Value::Object(out))
-}
-
-fn duration(f: &mut Fields<'_>, name: &str) -> Duration {
-    let ns = f.int(name, "time.Duration").unwrap_or(0);
-    Duration::from_nanos(u64::try_from(ns).unwrap_or(0))
-}
-
-/// A decoded check definition: (CheckID or ID, Name, Status, Notes, kind,
-/// ServiceID). `Err` texts are the 400 bodies.
-struct CheckDef {
-    id: Option<String>,
-    name: Option<String>,
-    status: Option<String>,
-    notes: String,
-    service_id: String,
-    ttl: Duration,
-    tcp: String,
-    http: String,
-    script: bool,
-    interval: Duration,
-    timeout: Duration,
-}
-
-fn read_check(f: &mut Fields<'_>) -> CheckDef {
-    let script =
-        f.get("Script").is_some() || f.get("ScriptArgs").is_some() || f.get("Args").is_some();
-    CheckDef {
-        id: f.string("CheckID").or_else(|| f.string("ID")),
-        name: f.string("Name"),
-        status: f.string("Status"),
-        notes: f.string("Notes").unwrap_or_default(),
-        service_id: f.string("ServiceID").unwrap_or_default(),
-        ttl: duration(f, "TTL"),
-        tcp: f.string("TCP").unwrap_or_default(),
-        http: f.string("HTTP").unwrap_or_default(),
-        script,
-        interval: duration(f, "Interval"),
-        timeout: duration(f, "Timeout"),
+    match raw {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(bad_request(format!(
+            "Invalid value for enable: {}",
+            crate::gostr::go_quote(raw)
+        ))),
     }
 }
 
-impl CheckDef {
-    fn is_empty(&self) -> bool {
-        self.id.is_none()
-            && self.name.is_none()
-            && self.status.is_none()
-            && self.notes.is_empty()
-            && self.ttl.is_zero()
-            && self.tcp.is_empty()
-            && self.http.is_empty()
-            && !self.script
-            && self.interval.is_zero()
-            && self.timeout.is_zero()
-    }
-
-    /// `CheckType.Validate`, then the kind.
-    fn kind(&self) -> Result<CheckKind, String> {
-        let interval_check = self.script || !self.http.is_empty() || !self.tcp.is_empty();
-        if !self.interval.is_zero() && !self.ttl.is_zero() {
-            return Err("Interval and TTL cannot both be specified".to_owned());
-        }
-        if interval_check && self.interval.is_zero() {
-            return Err("Interval must be > 0 for Script, HTTP, or TCP checks".to_owned());
-        }
-        if !interval_check && self.ttl.is_zero() {
-            return Err("TTL must be > 0 for TTL checks".to_owned());
-        }
-        let timeout = if self.timeout.is_zero() {
-            Duration::from_secs(10)
-        } else {
-            self.timeout
-        };
-        Ok(if !self.tcp.is_empty() {
-            CheckKind::Tcp {
-                addr: self.tcp.clone(),
-                interval: self.interval,
-                timeout,
-            }
-        } else if !self.http.is_empty() {
-            CheckKind::Http {
-                url: self.http.clone(),
-                interval: self.interval,
-                timeout,
-            }
-        } else if self.script {
-            // Script checks would run commands on the host: refused here.
-            return Err("script checks are not supported by the dev server".to_owned());
-        } else {
-            CheckKind::Ttl(self.ttl)
-        })
-    }
-
-    fn status(&self) -> Result<Option<HealthStatus>, ()> {
-        match self.status.as_deref() {
-            None | Some("") => Ok(None),
-            Some("passing") => Ok(Some(HealthStatus::Passing)),
-            Some("warning") => Ok(Some(HealthStatus::Warning)),
-            Some("critical") => Ok(Some(HealthStatus::Critical)),
-            Some(_) => Err(()),
-        }
-    }
-}
-
-fn decode_service(req: &Req) -> Result<(ServiceSpec, Vec<CheckDef>), Response> {
-    let decode_err = |e: String| bad_request(format!("Request decode failed: {e}"));
-    let v = decode_first(&req.body).map_err(decode_err)?;
-    let mut v = v;
-    if let Value::Object(m) = &mut v {
-        if let Some(eto) = m.remove("enable_tag_override") {
-            m.entry("EnableTagOverride").or_insert(eto);
-        }
-        let keys: Vec<String> = m.keys().cloned().collect();
-        for k in keys {
-            match k.to_ascii_lowercase().as_str() {
-                "check" => {
-                    let fixed = fixup_check_type(&m[&k]).map_err(decode_err)?;
-                    m.insert(k, fixed);
-                }
-                "checks" => {
-                    if let Value::Array(items) = &m[&k] {
-                        let fixed: Result<Vec<Value>, String> =
-                            items.iter().map(fixup_check_type).collect();
-                        m.insert(k, Value::Array(fixed.map_err(decode_err)?));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    let m = expect_object(&v)
-        .map_err(decode_err)?
-        .cloned()
-        .unwrap_or_default();
-    let mut f = Fields::new(&m, "");
-    let name = f.string("Name").unwrap_or_default();
-    let id = f.string("ID").unwrap_or_default();
-    let tags = f.strings("Tags", "string").unwrap_or_default();
-    let address = f.string("Address").unwrap_or_default();
-    let port = f.int("Port", "int").unwrap_or(0);
-    let meta = f.string_map("Meta").unwrap_or_default();
-    let eto = f.bool("EnableTagOverride").unwrap_or(false);
-    let mut defs = Vec::new();
-    let mut nested_errors = Vec::new();
-    if let Some(Value::Object(c)) = f.get("Check") {
-        let mut cf = Fields::new(c, "Check");
-        let def = read_check(&mut cf);
-        nested_errors.extend(cf.errors);
-        if !def.is_empty() {
-            defs.push(def);
-        }
-    }
-    if let Some(Value::Array(items)) = f.get("Checks") {
-        for (i, item) in items.iter().enumerate() {
-            if let Value::Object(c) = item {
-                let mut cf = Fields::new(c, &format!("Checks[{i}]"));
-                defs.push(read_check(&mut cf));
-                nested_errors.extend(cf.errors);
-            }
-        }
-    }
-    f.errors.extend(nested_errors);
-    f.finish().map_err(decode_err)?;
-    let Ok(port) = u16::try_from(port) else {
-        return Err(bad_request("Request decode failed: invalid Port"));
-    };
-    let id = if id.is_empty() { name.clone() } else { id };
-    let spec = ServiceSpec {
-        id,
-        name,
-        tags,
-        address,
-        meta,
-        port,
-        enable_tag_override: eto,
-        checks: Vec::new(),
-        replace_existing_checks: req
-            .query
-            .get("replace-existing-checks")
-            .is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true") || v == "1"),
-    };
-    Ok((spec, defs))
-}
-
-pub(crate) fn register_service(req: &Req) -> Response {
-    let (mut spec, defs) = match decode_service(req) {
-        Ok(x) => x,
+/// `PUT /v1/agent/maintenance?enable=&reason=`.
+pub(crate) fn node_maintenance(req: &Req) -> Response {
+    let enable = match enable_flag(req) {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    if spec.name.is_empty() {
-        return bad_request("Missing service name");
-    }
-    if matches!(spec.address.as_str(), "0.0.0.0" | "::" | "[::]") {
-        return bad_request("Invalid service address");
-    }
-    for (k, v) in &spec.meta {
-        if k.is_empty()
-            || k.len() > 128
-            || !k
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return bad_request(format!(
-                "Invalid Service Meta: Key contains invalid characters: {k:?}"
-            ));
-        }
-        if k.starts_with("consul-") {
-            return bad_request(format!(
-                "Invalid Service Meta: Key prefix 'consul-' is reserved for internal use: {k:?}"
-            ));
-        }
-        if v.len() > 512 {
-            return bad_request(format!(
-                "Invalid Service Meta: Value is too long (limit: 512 characters): {k:?}"
-            ));
-        }
-    }
-    let n = defs.len();
-    for (i, def) in defs.iter().enumerate() {
-        let kind = match def.kind() {
-            Ok(k) => k,
-            Err(e) => return bad_request(format!("Invalid check: {e}")),
-        };
-        let Ok(status) = def.status() else {
-            return bad_request("Status for checks must 'passing', 'warning', 'critical'");
-        };
-        let id = match &def.id {
-            Some(id) if !id.is_empty() => id.clone(),
-            _ if n > 1 => format!("service:{}:{}", spec.id, i + 1),
-            _ => format!("service:{}", spec.id),
-        };
-        let name = def
-            .name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| format!("Service '{}' check", spec.name));
-        spec.checks.push(CheckSpec {
-            id,
-            name,
-            status,
-            notes: def.notes.clone(),
-            service_id: spec.id.clone(),
-            kind,
-        });
-    }
     let shared = &req.state.shared;
-    let spawns = shared
-        .lock()
-        .register_service(spec, Instant::now(), &shared.config);
-    crate::checks::spawn_runners(&req.state, spawns);
+    let mut g = shared.lock();
+    if enable {
+        let reason = req.query.get("reason").unwrap_or("");
+        g.enable_node_maintenance(reason, Instant::now(), &shared.config);
+    } else {
+        g.disable_node_maintenance(Instant::now(), &shared.config);
+    }
     empty(StatusCode::OK)
 }
 
-pub(crate) fn deregister_service(req: &Req) -> Response {
+/// `PUT /v1/agent/service/maintenance/:id?enable=&reason=`.
+pub(crate) fn service_maintenance(req: &Req) -> Response {
+    if req.rest.is_empty() {
+        return bad_request("Missing service ID");
+    }
+    let enable = match enable_flag(req) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
     let shared = &req.state.shared;
-    shared
-        .lock()
-        .deregister_service(&req.rest, Instant::now(), &shared.config);
+    let mut g = shared.lock();
+    let now = Instant::now();
+    let found = if enable {
+        let reason = req.query.get("reason").unwrap_or("");
+        g.enable_service_maintenance(&req.rest, reason, now, &shared.config)
+    } else {
+        g.disable_service_maintenance(&req.rest, now, &shared.config)
+    };
+    if found {
+        empty(StatusCode::OK)
+    } else {
+        text(
+            StatusCode::NOT_FOUND,
+            format!(
+                "No service registered with ID {}",
+                crate::gostr::go_quote(&req.rest)
+            ),
+        )
+    }
+}
+
+/// `PUT /v1/agent/reload`: nothing to reload; the configuration is fixed.
+pub(crate) fn reload(req: &Req) -> Response {
+    req.state.log(
+        crate::state::log::Level::Info,
+        "agent: Reloading configuration...",
+    );
     empty(StatusCode::OK)
 }
 
-pub(crate) fn register_check(req: &Req) -> Response {
-    let decode_err = |e: String| bad_request(format!("Request decode failed: {e}"));
-    let v = match decode_first(&req.body).and_then(|v| fixup_check_type(&v)) {
-        Ok(v) => v,
-        Err(e) => return decode_err(e),
-    };
-    let m = match expect_object(&v) {
-        Ok(m) => m.cloned().unwrap_or_default(),
-        Err(e) => return decode_err(e),
-    };
-    let mut f = Fields::new(&m, "");
-    let def = read_check(&mut f);
-    if let Err(e) = f.finish() {
-        return decode_err(e);
-    }
-    let Some(name) = def.name.clone().filter(|n| !n.is_empty()) else {
-        return bad_request("Missing check name");
-    };
-    let Ok(status) = def.status() else {
-        return bad_request("Bad check status");
-    };
-    let kind = match def.kind() {
-        Ok(k) => k,
-        Err(e) => return bad_request(format!("Invalid check: {e}")),
-    };
-    let id = def
-        .id
-        .clone()
-        .filter(|i| !i.is_empty())
-        .unwrap_or_else(|| name.clone());
-    let spec = CheckSpec {
-        id,
-        name,
-        status,
-        notes: def.notes.clone(),
-        service_id: def.service_id.clone(),
-        kind,
-    };
-    let result = req.state.shared.lock().register_check(spec, Instant::now());
-    match result {
-        Ok(spawns) => {
-            crate::checks::spawn_runners(&req.state, spawns);
-            empty(StatusCode::OK)
-        }
-        Err(e) => server_error(e),
-    }
-}
-
-pub(crate) fn deregister_check(req: &Req) -> Response {
-    let shared = &req.state.shared;
-    shared
-        .lock()
-        .deregister_check(&req.rest, Instant::now(), &shared.config);
+/// `PUT /v1/agent/leave`: answers, then the server shuts down as the agent
+/// would (it stops accepting, ends blocking queries and `DevServer::stopped`
+/// resolves).
+pub(crate) fn leave(req: &Req) -> Response {
+    req.state.leave();
     empty(StatusCode::OK)
 }
 
-/// pass/warn/fail (`status` given, `?note=` is the output) and update (body).
-pub(crate) fn ttl_update(req: &Req, status: Option<HealthStatus>) -> Response {
-    let (status, output) = match status {
-        Some(s) => (s, req.query.get("note").unwrap_or("").to_owned()),
-        None => {
-            let v = match decode_first(&req.body) {
-                Ok(v) => v,
-                Err(e) => return bad_request(format!("Request decode failed: {e}")),
-            };
-            let m = match expect_object(&v) {
-                Ok(m) => m.cloned().unwrap_or_default(),
-                Err(e) => return bad_request(format!("Request decode failed: {e}")),
-            };
-            let mut f = Fields::new(&m, "");
-            let st = f.string("Status").unwrap_or_default();
-            let out = f.string("Output").unwrap_or_default();
-            if let Err(e) = f.finish() {
-                return bad_request(format!("Request decode failed: {e}"));
-            }
-            match st.as_str() {
-                "passing" => (HealthStatus::Passing, out),
-                "warning" => (HealthStatus::Warning, out),
-                "critical" => (HealthStatus::Critical, out),
-                other => return bad_request(format!("Invalid check status: '{other}'")),
-            }
-        }
-    };
-    let _ = field;
-    let shared = &req.state.shared;
-    let result =
-        shared
-            .lock()
-            .update_ttl_check(&req.rest, status, &output, Instant::now(), &shared.config);
-    match result {
-        Ok(()) => empty(StatusCode::OK),
-        Err(e) => server_error(e),
-    }
+/// `PUT /v1/agent/force-leave/:node`: a single node has no failed members
+/// to remove; Consul answers 200 for unknown nodes too.
+pub(crate) fn force_leave(req: &Req) -> Response {
+    let _ = req;
+    empty(StatusCode::OK)
 }

@@ -96,11 +96,16 @@ impl QueryOpts {
                 "Cannot specify ?stale with ?consistent, conflicting semantics.",
             ));
         }
-        let mut opts = Self {
-            stale,
-            consistent,
-            ..Self::default()
-        };
+        let mut opts = Self::parse_wait(q)?;
+        opts.stale = stale;
+        opts.consistent = consistent;
+        Ok(opts)
+    }
+
+    /// Consul's `parseWait` alone: `?wait`, then `?index` (endpoints that
+    /// take no consistency mode, like `/v1/event/list`).
+    pub(crate) fn parse_wait(q: &Query) -> Result<Self, Response> {
+        let mut opts = Self::default();
         if let Some(w) = q.get("wait").filter(|w| !w.is_empty()) {
             let ns = consuela_wire::parse_go_duration(w)
                 .map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid wait time"))?;

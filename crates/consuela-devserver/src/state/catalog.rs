@@ -1,7 +1,17 @@
-//! The catalog: nodes, agent services and health checks.
+//! The catalog: nodes, services and health checks, keyed by node.
 //!
-//! The agent and the catalog are one thing here: a registration on the agent
-//! is in the catalog at once (real Consul syncs within milliseconds).
+//! The agent and the catalog are one store here: what the agent registers is
+//! in the catalog at once (real Consul syncs within milliseconds). Entries
+//! remember their [`Origin`], so the agent endpoints show only the agent's
+//! own services and checks while `catalog/register` can add external nodes.
+//!
+//! `catalog/agent.rs` holds the agent's registrations and maintenance mode,
+//! `catalog/register.rs` the catalog endpoint's, `catalog/status.rs` check
+//! status changes (TTL, runners).
+
+mod agent;
+mod register;
+mod status;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,20 +25,42 @@ use tokio_util::sync::CancellationToken;
 use super::{Identity, Inner, TimerKey};
 use crate::config::DevServerConfig;
 
+pub(crate) use register::{CatalogDeregistration, CatalogRegistration, NodeSpec};
+
 /// The check id of every node's gossip health check.
 pub(crate) const SERF_CHECK: &str = "serfHealth";
-/// Output size limit of checks (Consul's `BufSize`).
-const OUTPUT_MAX: usize = 4096;
+/// The check id of node maintenance mode.
+pub(crate) const NODE_MAINTENANCE: &str = "_node_maintenance";
+/// The check id prefix of service maintenance mode.
+pub(crate) const SERVICE_MAINTENANCE_PREFIX: &str = "_service_maintenance:";
 
-#[derive(Debug, Clone)]
+/// (node, id): the key of services and checks, as in Consul's state store.
+pub(crate) type RowKey = (String, String);
+
+/// Who put an entry in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The agent's own registrations: shown by `/v1/agent/*`.
+    Agent,
+    /// What the server itself keeps (`serfHealth`, the `consul` service, the
+    /// agent node): never removed, not shown by `/v1/agent/services|checks`.
+    Builtin,
+    /// `PUT /v1/catalog/register`.
+    Catalog,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NodeRecord {
     pub(crate) id: String,
     pub(crate) address: String,
+    pub(crate) tagged_addresses: Option<BTreeMap<String, String>>,
+    pub(crate) meta: Option<BTreeMap<String, String>>,
+    pub(crate) origin: Origin,
     pub(crate) create_index: u64,
     pub(crate) modify_index: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ServiceRecord {
     pub(crate) id: String,
     pub(crate) name: String,
@@ -37,8 +69,7 @@ pub(crate) struct ServiceRecord {
     pub(crate) meta: Option<BTreeMap<String, String>>,
     pub(crate) port: u16,
     pub(crate) enable_tag_override: bool,
-    /// The built-in `consul` service: in the catalog, not in `agent/services`.
-    pub(crate) builtin: bool,
+    pub(crate) origin: Origin,
     pub(crate) create_index: u64,
     pub(crate) modify_index: u64,
 }
@@ -48,6 +79,8 @@ pub(crate) struct ServiceRecord {
 pub(crate) enum CheckKind {
     /// `serfHealth`: always passing on a single node.
     Serf,
+    /// Set only by writes: catalog-registered checks and maintenance mode.
+    Static,
     /// Updated by pass/warn/fail/update; critical when not updated within TTL.
     Ttl(Duration),
     /// Dials `addr` every `interval`.
@@ -74,6 +107,7 @@ pub(crate) struct CheckRecord {
     pub(crate) output: String,
     pub(crate) service_id: String,
     pub(crate) kind: CheckKind,
+    pub(crate) origin: Origin,
     pub(crate) ttl_deadline: Option<Instant>,
     /// Cancels the TCP/HTTP runner of this registration.
     pub(crate) runner: Option<CancellationToken>,
@@ -81,14 +115,14 @@ pub(crate) struct CheckRecord {
     pub(crate) modify_index: u64,
 }
 
-/// Nodes, services (all on the agent node) and checks keyed by (node, id).
+/// Nodes, and services and checks keyed by (node, id).
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
     pub(crate) agent_node: String,
     pub(crate) datacenter: String,
     pub(crate) nodes: BTreeMap<String, NodeRecord>,
-    pub(crate) services: BTreeMap<String, ServiceRecord>,
-    pub(crate) checks: BTreeMap<(String, String), CheckRecord>,
+    pub(crate) services: BTreeMap<RowKey, ServiceRecord>,
+    pub(crate) checks: BTreeMap<RowKey, CheckRecord>,
 }
 
 /// A check to register (decoded and validated by the HTTP layer).
@@ -98,6 +132,7 @@ pub(crate) struct CheckSpec {
     pub(crate) name: String,
     pub(crate) status: Option<HealthStatus>,
     pub(crate) notes: String,
+    pub(crate) output: String,
     pub(crate) service_id: String,
     pub(crate) kind: CheckKind,
 }
@@ -109,7 +144,7 @@ pub(crate) struct ServiceSpec {
     pub(crate) name: String,
     pub(crate) tags: Vec<String>,
     pub(crate) address: String,
-    pub(crate) meta: BTreeMap<String, String>,
+    pub(crate) meta: Option<BTreeMap<String, String>>,
     pub(crate) port: u16,
     pub(crate) enable_tag_override: bool,
     pub(crate) checks: Vec<CheckSpec>,
@@ -125,20 +160,12 @@ pub(crate) struct RunnerSpawn {
     pub(crate) token: CancellationToken,
 }
 
-fn truncate_output(s: &str) -> String {
-    if s.len() <= OUTPUT_MAX {
-        return s.to_owned();
-    }
-    let mut end = OUTPUT_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!(
-        "{} ... (captured {} of {} bytes)",
-        &s[..end],
-        OUTPUT_MAX,
-        s.len()
-    )
+fn range_of<'a, V>(
+    map: &'a BTreeMap<RowKey, V>,
+    node: &'a str,
+) -> impl Iterator<Item = (&'a RowKey, &'a V)> + 'a {
+    map.range((node.to_owned(), String::new())..)
+        .take_while(move |((n, _), _)| n == node)
 }
 
 impl Catalog {
@@ -148,15 +175,8 @@ impl Catalog {
             node: NodeName(name.to_owned()),
             address: n.address.clone(),
             datacenter: self.datacenter.clone(),
-            tagged_addresses: [
-                ("lan".to_owned(), n.address.clone()),
-                ("wan".to_owned(), n.address.clone()),
-            ]
-            .into_iter()
-            .collect(),
-            meta: [("consul-network-segment".to_owned(), String::new())]
-                .into_iter()
-                .collect(),
+            tagged_addresses: n.tagged_addresses.clone(),
+            meta: n.meta.clone(),
             create_index: Index(n.create_index),
             modify_index: Index(n.modify_index),
         }
@@ -177,10 +197,7 @@ impl Catalog {
     }
 
     pub(crate) fn check_wire(&self, c: &CheckRecord, indexes: bool) -> AgentCheck {
-        let svc = self
-            .services
-            .get(&c.service_id)
-            .filter(|_| !c.service_id.is_empty());
+        let svc = self.service_of(c);
         AgentCheck {
             node: NodeName(c.node.clone()),
             check_id: CheckId(c.id.clone()),
@@ -197,18 +214,66 @@ impl Catalog {
         }
     }
 
+    /// The service a check belongs to, if any.
+    pub(crate) fn service_of(&self, c: &CheckRecord) -> Option<&ServiceRecord> {
+        if c.service_id.is_empty() {
+            return None;
+        }
+        self.services.get(&(c.node.clone(), c.service_id.clone()))
+    }
+
+    /// The services of `node`, by id.
+    pub(crate) fn node_services<'a>(
+        &'a self,
+        node: &'a str,
+    ) -> impl Iterator<Item = &'a ServiceRecord> + 'a {
+        range_of(&self.services, node).map(|(_, s)| s)
+    }
+
     /// Checks of `node`: node checks first, then service checks, each by id.
     pub(crate) fn node_checks<'a>(
         &'a self,
         node: &'a str,
     ) -> impl Iterator<Item = &'a CheckRecord> + 'a {
-        let all = self
-            .checks
-            .range((node.to_owned(), String::new())..)
-            .take_while(move |((n, _), _)| n == node);
-        let (node_level, svc): (Vec<_>, Vec<_>) =
-            all.map(|(_, c)| c).partition(|c| c.service_id.is_empty());
+        let (node_level, svc): (Vec<_>, Vec<_>) = range_of(&self.checks, node)
+            .map(|(_, c)| c)
+            .partition(|c| c.service_id.is_empty());
         node_level.into_iter().chain(svc)
+    }
+
+    /// Every instance of service `name` (with `tag`, if given), as
+    /// (node, service), in Consul's (node, service id) order.
+    pub(crate) fn instances<'a>(
+        &'a self,
+        name: &'a str,
+        tag: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a str, &'a ServiceRecord)> + 'a {
+        self.services
+            .iter()
+            .filter(move |(_, s)| {
+                s.name == name && tag.is_none_or(|t| s.tags.iter().any(|x| x == t))
+            })
+            .map(|((node, _), s)| (node.as_str(), s))
+    }
+
+    /// The agent's own services (what `/v1/agent/services` lists).
+    pub(crate) fn agent_services(&self) -> impl Iterator<Item = &ServiceRecord> {
+        self.node_services(&self.agent_node)
+            .filter(|s| s.origin == Origin::Agent)
+    }
+
+    /// The agent's own checks (what `/v1/agent/checks` lists).
+    pub(crate) fn agent_checks(&self) -> impl Iterator<Item = &CheckRecord> {
+        range_of(&self.checks, &self.agent_node)
+            .map(|(_, c)| c)
+            .filter(|c| c.origin == Origin::Agent)
+    }
+
+    /// An agent service by id.
+    pub(crate) fn agent_service(&self, id: &str) -> Option<&ServiceRecord> {
+        self.services
+            .get(&(self.agent_node.clone(), id.to_owned()))
+            .filter(|s| s.origin == Origin::Agent)
     }
 }
 
@@ -226,11 +291,19 @@ impl Inner {
             } else {
                 uuid::Uuid::new_v4().to_string()
             };
+            let tagged = [("lan", &id.address), ("wan", &id.address)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect();
+            let meta = [("consul-network-segment".to_owned(), String::new())].into();
             self.catalog.nodes.insert(
                 name.clone(),
                 NodeRecord {
                     id: node_id,
                     address: id.address.clone(),
+                    tagged_addresses: Some(tagged),
+                    meta: Some(meta),
+                    origin: Origin::Builtin,
                     create_index: idx,
                     modify_index: idx,
                 },
@@ -246,6 +319,7 @@ impl Inner {
                     output: "Agent alive and reachable".to_owned(),
                     service_id: String::new(),
                     kind: CheckKind::Serf,
+                    origin: Origin::Builtin,
                     ttl_deadline: None,
                     runner: None,
                     create_index: idx,
@@ -257,7 +331,7 @@ impl Inner {
         }
         let idx = self.index.write();
         self.catalog.services.insert(
-            "consul".to_owned(),
+            (cfg.node_name.clone(), "consul".to_owned()),
             ServiceRecord {
                 id: "consul".to_owned(),
                 name: "consul".to_owned(),
@@ -266,7 +340,7 @@ impl Inner {
                 meta: None,
                 port: id.server_port,
                 enable_tag_override: false,
-                builtin: true,
+                origin: Origin::Builtin,
                 create_index: idx,
                 modify_index: idx,
             },
@@ -280,15 +354,30 @@ impl Inner {
         self.index.catalog.max(1)
     }
 
+    /// Marks the current write as a catalog change.
+    fn touch_catalog(&mut self) -> u64 {
+        let idx = self.index.write();
+        self.index.catalog = idx;
+        self.pending.catalog = true;
+        idx
+    }
+
+    /// Inserts (or replaces) a check row at `idx`, arming its TTL timer or
+    /// returning its runner to spawn. A replaced row keeps its create index.
+    /// A check written as critical invalidates the sessions bound to it, as
+    /// Consul's state store does on every critical write.
+    #[allow(clippy::too_many_arguments)]
     fn insert_check(
         &mut self,
+        node: &str,
         spec: CheckSpec,
+        origin: Origin,
         idx: u64,
         now: Instant,
+        cfg: &DevServerConfig,
         spawns: &mut Vec<RunnerSpawn>,
     ) {
-        let node = self.catalog.agent_node.clone();
-        let key = (node.clone(), spec.id.clone());
+        let key = (node.to_owned(), spec.id.clone());
         let create_index = self
             .remove_check_row(&key)
             .map_or(idx, |old| old.create_index);
@@ -298,41 +387,46 @@ impl Inner {
             CheckKind::Ttl(ttl) => {
                 let at = now + *ttl;
                 ttl_deadline = Some(at);
-                self.add_timer(at, TimerKey::Check(node.clone(), spec.id.clone()));
+                self.add_timer(at, TimerKey::Check(key.0.clone(), key.1.clone()));
             }
             CheckKind::Tcp { .. } | CheckKind::Http { .. } => {
                 let token = CancellationToken::new();
                 runner = Some(token.clone());
                 spawns.push(RunnerSpawn {
-                    node: node.clone(),
+                    node: key.0.clone(),
                     check: spec.id.clone(),
                     kind: spec.kind.clone(),
                     token,
                 });
             }
-            CheckKind::Serf => {}
+            CheckKind::Serf | CheckKind::Static => {}
         }
+        let critical = spec.status.is_none_or(|s| s == HealthStatus::Critical);
         self.catalog.checks.insert(
-            key,
+            key.clone(),
             CheckRecord {
-                node,
+                node: node.to_owned(),
                 id: spec.id,
                 name: spec.name,
                 status: spec.status.unwrap_or(HealthStatus::Critical),
                 notes: spec.notes,
-                output: String::new(),
+                output: status::truncate_output(&spec.output),
                 service_id: spec.service_id,
                 kind: spec.kind,
+                origin,
                 ttl_deadline,
                 runner,
                 create_index,
                 modify_index: idx,
             },
         );
+        if critical {
+            self.invalidate_sessions_for_check(&key.0, &key.1, now, cfg);
+        }
     }
 
     /// Removes a check row, cancelling its runner and timer; no session effects.
-    fn remove_check_row(&mut self, key: &(String, String)) -> Option<CheckRecord> {
+    fn remove_check_row(&mut self, key: &RowKey) -> Option<CheckRecord> {
         let old = self.catalog.checks.remove(key)?;
         if let Some(t) = &old.runner {
             t.cancel();
@@ -343,213 +437,31 @@ impl Inner {
         Some(old)
     }
 
-    /// `PUT /v1/agent/service/register`.
-    pub(crate) fn register_service(
-        &mut self,
-        spec: ServiceSpec,
-        now: Instant,
-        cfg: &DevServerConfig,
-    ) -> Vec<RunnerSpawn> {
-        let idx = self.index.write();
-        let mut spawns = Vec::new();
-        let create_index = self
-            .catalog
-            .services
-            .get(&spec.id)
-            .map_or(idx, |s| s.create_index);
-        let new_ids: Vec<String> = spec.checks.iter().map(|c| c.id.clone()).collect();
-        self.catalog.services.insert(
-            spec.id.clone(),
-            ServiceRecord {
-                id: spec.id.clone(),
-                name: spec.name,
-                tags: spec.tags,
-                address: spec.address,
-                meta: Some(spec.meta),
-                port: spec.port,
-                enable_tag_override: spec.enable_tag_override,
-                builtin: false,
-                create_index,
-                modify_index: idx,
-            },
-        );
-        if spec.replace_existing_checks {
-            let node = self.catalog.agent_node.clone();
-            let stale: Vec<String> = self
-                .catalog
-                .checks
-                .values()
-                .filter(|c| c.node == node && c.service_id == spec.id && !new_ids.contains(&c.id))
-                .map(|c| c.id.clone())
-                .collect();
-            for c in stale {
-                self.deregister_check(&c, now, cfg);
-            }
+    /// Removes a check (a catalog write) and invalidates the sessions bound
+    /// to it. `false` if there was no such check.
+    fn remove_check(&mut self, key: &RowKey, now: Instant, cfg: &DevServerConfig) -> bool {
+        if self.remove_check_row(key).is_none() {
+            return false;
         }
-        for c in spec.checks {
-            self.insert_check(c, idx, now, &mut spawns);
-        }
-        self.index.catalog = idx;
-        self.pending.catalog = true;
-        spawns
+        self.touch_catalog();
+        self.invalidate_sessions_for_check(&key.0, &key.1, now, cfg);
+        true
     }
 
-    /// `PUT /v1/agent/service/deregister/:id`: removes the service and its
-    /// checks, invalidating sessions bound to them. Unknown ids are a no-op.
-    pub(crate) fn deregister_service(&mut self, id: &str, now: Instant, cfg: &DevServerConfig) {
-        if self.catalog.services.get(id).is_none_or(|s| s.builtin) {
-            return;
+    /// Removes a service and its checks (one catalog write), invalidating
+    /// sessions bound to those checks. `false` if there was no such service.
+    fn remove_service(&mut self, key: &RowKey, now: Instant, cfg: &DevServerConfig) -> bool {
+        if self.catalog.services.remove(key).is_none() {
+            return false;
         }
-        let idx = self.index.write();
-        self.catalog.services.remove(id);
-        let node = self.catalog.agent_node.clone();
-        let checks: Vec<String> = self
-            .catalog
-            .checks
-            .values()
-            .filter(|c| c.node == node && c.service_id == id)
-            .map(|c| c.id.clone())
+        self.touch_catalog();
+        let checks: Vec<RowKey> = range_of(&self.catalog.checks, &key.0)
+            .filter(|(_, c)| c.service_id == key.1)
+            .map(|(k, _)| k.clone())
             .collect();
         for c in checks {
-            self.deregister_check(&c, now, cfg);
+            self.remove_check(&c, now, cfg);
         }
-        self.index.catalog = idx;
-        self.pending.catalog = true;
-    }
-
-    /// `PUT /v1/agent/check/register`. Err is a 500 text.
-    pub(crate) fn register_check(
-        &mut self,
-        spec: CheckSpec,
-        now: Instant,
-    ) -> Result<Vec<RunnerSpawn>, String> {
-        if !spec.service_id.is_empty() && !self.catalog.services.contains_key(&spec.service_id) {
-            return Err(format!(
-                "ServiceID {} does not exist",
-                crate::gostr::go_quote(&spec.service_id)
-            ));
-        }
-        let idx = self.index.write();
-        let mut spawns = Vec::new();
-        self.insert_check(spec, idx, now, &mut spawns);
-        self.index.catalog = idx;
-        self.pending.catalog = true;
-        Ok(spawns)
-    }
-
-    /// `PUT /v1/agent/check/deregister/:id` (agent node). Unknown ids are a no-op.
-    pub(crate) fn deregister_check(&mut self, id: &str, now: Instant, cfg: &DevServerConfig) {
-        let key = (self.catalog.agent_node.clone(), id.to_owned());
-        if key.1 == SERF_CHECK || self.remove_check_row(&key).is_none() {
-            return;
-        }
-        let idx = self.index.write();
-        self.index.catalog = idx;
-        self.pending.catalog = true;
-        self.invalidate_sessions_for_check(&key.0, id, now, cfg);
-    }
-
-    /// Sets a check's status and output. A status change is a catalog write
-    /// (and, to critical, invalidates bound sessions in the same write); an
-    /// output-only change is not, as Consul syncs those lazily.
-    pub(crate) fn set_check_status(
-        &mut self,
-        node: &str,
-        id: &str,
-        status: HealthStatus,
-        output: &str,
-        now: Instant,
-        cfg: &DevServerConfig,
-    ) {
-        let Some(c) = self
-            .catalog
-            .checks
-            .get_mut(&(node.to_owned(), id.to_owned()))
-        else {
-            return;
-        };
-        c.output = truncate_output(output);
-        if c.status == status {
-            return;
-        }
-        c.status = status;
-        let idx = self.index.write();
-        if let Some(c) = self
-            .catalog
-            .checks
-            .get_mut(&(node.to_owned(), id.to_owned()))
-        {
-            c.modify_index = idx;
-        }
-        self.index.catalog = idx;
-        self.pending.catalog = true;
-        if matches!(status, HealthStatus::Critical | HealthStatus::Maintenance) {
-            self.invalidate_sessions_for_check(node, id, now, cfg);
-        }
-    }
-
-    /// pass/warn/fail/update of a TTL check: sets the status and re-arms the
-    /// TTL. Err is Consul's 500 text for unknown and non-TTL checks.
-    pub(crate) fn update_ttl_check(
-        &mut self,
-        id: &str,
-        status: HealthStatus,
-        output: &str,
-        now: Instant,
-        cfg: &DevServerConfig,
-    ) -> Result<(), String> {
-        let node = self.catalog.agent_node.clone();
-        let key = (node.clone(), id.to_owned());
-        let (ttl, old) = match self.catalog.checks.get(&key) {
-            Some(CheckRecord {
-                kind: CheckKind::Ttl(ttl),
-                ttl_deadline,
-                ..
-            }) => (*ttl, *ttl_deadline),
-            _ => {
-                return Err(format!(
-                    "CheckID {} does not have associated TTL",
-                    crate::gostr::go_quote(id)
-                ));
-            }
-        };
-        if let Some(at) = old {
-            self.remove_timer(at, TimerKey::Check(node.clone(), id.to_owned()));
-        }
-        let at = now + ttl;
-        self.add_timer(at, TimerKey::Check(node.clone(), id.to_owned()));
-        if let Some(c) = self.catalog.checks.get_mut(&key) {
-            c.ttl_deadline = Some(at);
-        }
-        self.set_check_status(&node, id, status, output, now, cfg);
-        Ok(())
-    }
-
-    /// A TTL check's timer fired.
-    pub(crate) fn check_ttl_expired(
-        &mut self,
-        node: &str,
-        id: &str,
-        at: Instant,
-        now: Instant,
-        cfg: &DevServerConfig,
-    ) {
-        let key = (node.to_owned(), id.to_owned());
-        let Some(c) = self.catalog.checks.get_mut(&key) else {
-            return;
-        };
-        if c.ttl_deadline != Some(at) {
-            return;
-        }
-        c.ttl_deadline = None;
-        let output = if c.output.is_empty() {
-            "TTL expired".to_owned()
-        } else {
-            format!(
-                "TTL expired (last output before timeout follows): {}",
-                c.output
-            )
-        };
-        self.set_check_status(node, id, HealthStatus::Critical, &output, now, cfg);
+        true
     }
 }

@@ -129,6 +129,20 @@ impl Inner {
                 bad.push(format!("session {id} on unknown node"));
             }
         }
+        let c = &self.catalog;
+        for (node, id) in c.services.keys() {
+            if !c.nodes.contains_key(node) {
+                bad.push(format!("service {id} on unknown node {node}"));
+            }
+        }
+        for ((node, id), chk) in &c.checks {
+            if !c.nodes.contains_key(node) {
+                bad.push(format!("check {id} on unknown node {node}"));
+            }
+            if !chk.service_id.is_empty() && c.service_of(chk).is_none() {
+                bad.push(format!("check {id} of unknown service {}", chk.service_id));
+            }
+        }
         for t in [self.index.kvs, self.index.sessions, self.index.catalog] {
             if t > last {
                 bad.push(format!("table index {t} beyond last {last}"));

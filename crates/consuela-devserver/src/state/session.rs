@@ -302,6 +302,25 @@ impl Inner {
         }
     }
 
+    /// Invalidates every session on `node` (its catalog entry is going away).
+    pub(crate) fn invalidate_sessions_on_node(
+        &mut self,
+        node: &str,
+        now: Instant,
+        cfg: &DevServerConfig,
+    ) {
+        let doomed: Vec<SessionId> = self
+            .sessions
+            .by_id
+            .values()
+            .filter(|s| s.entry.node.as_str() == node)
+            .map(|s| s.entry.id.clone())
+            .collect();
+        for id in doomed {
+            self.invalidate_session(&id, now, cfg);
+        }
+    }
+
     /// `X-Consul-Index` of session reads: the sessions table index, at least 1.
     pub(crate) fn sessions_index(&self) -> u64 {
         self.index.sessions.max(1)

@@ -21,6 +21,8 @@ pub(crate) struct Pending {
     pub(crate) kv_keys: Vec<String>,
     pub(crate) sessions: bool,
     pub(crate) catalog: bool,
+    pub(crate) events: bool,
+    pub(crate) operator: bool,
 }
 
 impl Pending {
@@ -36,6 +38,10 @@ pub(crate) enum Target {
     KvPrefix(String),
     Sessions,
     Catalog,
+    /// The agent's user-event buffer.
+    Events,
+    /// Operator state: the autopilot configuration, coordinates.
+    Operator,
 }
 
 /// Subscriptions, by target.
@@ -45,6 +51,8 @@ pub(crate) struct Hub {
     prefixes: BTreeMap<String, Weak<Notify>>,
     sessions: Arc<Notify>,
     catalog: Arc<Notify>,
+    events: Arc<Notify>,
+    operator: Arc<Notify>,
     sweep_at: usize,
 }
 
@@ -55,6 +63,8 @@ impl Hub {
         match target {
             Target::Sessions => self.sessions.clone(),
             Target::Catalog => self.catalog.clone(),
+            Target::Events => self.events.clone(),
+            Target::Operator => self.operator.clone(),
             Target::KvKey(k) => {
                 if let Some(n) = self.keys.get(k).and_then(Weak::upgrade) {
                     return n;
@@ -92,6 +102,12 @@ impl Hub {
         }
         if p.catalog {
             self.catalog.notify_waiters();
+        }
+        if p.events {
+            self.events.notify_waiters();
+        }
+        if p.operator {
+            self.operator.notify_waiters();
         }
         for key in &p.kv_keys {
             if let Some(n) = self.keys.get(key).and_then(Weak::upgrade) {

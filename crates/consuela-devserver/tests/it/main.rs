@@ -8,3 +8,5 @@ mod t02_session_ttl;
 mod t03_blocking;
 mod t04_checks;
 mod t05_faults_shutdown;
+mod t06_catalog_register;
+mod t07_agent_operator;
