@@ -1,9 +1,11 @@
 //! A faithful single-node Consul for tests and local development.
 //!
-//! `consuela-devserver` speaks the subset of the Consul HTTP API that consuela
-//! uses — sessions, KV with locks, `/v1/txn`, blocking queries, agent
-//! services and checks, catalog, health, status — and answers byte for byte
-//! like a Consul 1.0.8 dev agent (the conformance transcripts in
+//! `consuela-devserver` speaks the Consul HTTP API that consuela and common
+//! Consul clients (the Go `api` package, python-consul, the `consul` CLI)
+//! call — sessions, KV with locks, `/v1/txn`, blocking queries, agent
+//! services, checks and maintenance, catalog registration, health, events,
+//! status, operator and coordinates — and answers byte for byte like a
+//! Consul 1.0.8 dev agent (the conformance transcripts in
 //! `shared/consul-conformance` are the reference). Start one inside a test:
 //!
 //! ```no_run
@@ -19,22 +21,61 @@
 //! or test handlers without a socket through [`router`] and
 //! `tower::ServiceExt::oneshot`.
 //!
+//! # Endpoints
+//!
+//! Served, with Consul 1.0.8's methods (`OPTIONS` and 405 with `Allow`),
+//! status codes, error texts and read metadata:
+//!
+//! | Group | Paths |
+//! |---|---|
+//! | KV, txn | `/v1/kv/*`, `/v1/txn` |
+//! | Sessions | `/v1/session/{create,destroy/,renew/,info/,node/,list}` |
+//! | Agent | `/v1/agent/{self,members,services,checks,maintenance,reload,leave,force-leave/,monitor,metrics}`, `/v1/agent/service/{register,deregister/,maintenance/}`, `/v1/agent/check/{register,deregister/,pass/,warn/,fail/,update/}` |
+//! | Catalog | `/v1/catalog/{register,deregister,datacenters,nodes,services,service/,node/}` |
+//! | Health | `/v1/health/{node/,checks/,service/,state/}` |
+//! | Events | `/v1/event/fire/`, `/v1/event/list` |
+//! | Operator | `/v1/operator/autopilot/{configuration,health}`, `/v1/operator/raft/configuration` |
+//! | Coordinates | `/v1/coordinate/{datacenters,nodes,node/,update}` |
+//! | Status | `/v1/status/{leader,peers}` |
+//! | ACL | `/v1/acl/*`, `/v1/agent/token/`: 401 `ACL support disabled`, as an agent without ACLs answers |
+//!
+//! Left out, answering 404 with an empty body as Consul answers an unknown
+//! path: prepared queries (`/v1/query`), snapshots (`/v1/snapshot`), the
+//! keyring (`/v1/operator/keyring`), `/v1/agent/join/`,
+//! `/v1/operator/raft/peer`, the UI's `/v1/internal/ui/*`, and everything
+//! newer than 1.0.8 (connect, the 1.4 ACL system, config entries).
+//!
 //! # Behaviour
 //!
 //! - One global Raft-like index; every write (a KV op, a txn, a session
-//!   create/destroy, an invalidation, a check status change) is one atomic step
-//!   at the next index. Table indexes (KV incl. tombstones, sessions, catalog)
-//!   feed `X-Consul-Index` as in Consul. Deleted keys leave tombstones so prefix
-//!   indexes never go backwards.
+//!   create/destroy, an invalidation, a catalog change, an autopilot update)
+//!   is one atomic step at the next index. Table indexes (KV incl.
+//!   tombstones, sessions, catalog, coordinates) feed `X-Consul-Index` as in
+//!   Consul. Deleted keys leave tombstones so prefix indexes never go
+//!   backwards.
 //! - Blocking queries honour `index`/`wait` (default 5 min, max 10 min, plus up
-//!   to wait/16 of jitter) and wake only on changes to what they read.
+//!   to wait/16 of jitter) and wake only on changes to what they read. The
+//!   event list's index is derived from the last event id, as Consul's is,
+//!   and blocks while it equals `?index`.
 //! - Session TTLs expire at `last renew + TTL × session_ttl_multiplier`;
-//!   invalidation (destroy, TTL, a bound check going critical or deregistered)
-//!   releases or deletes held keys per `Behavior` and starts a lock-delay of
-//!   `min(LockDelay, lock_delay_max)` on each.
+//!   invalidation (destroy, TTL, a bound check going critical or deregistered,
+//!   the session's node deregistered) releases or deletes held keys per
+//!   `Behavior` and starts a lock-delay of `min(LockDelay, lock_delay_max)` on
+//!   each. A check written as critical invalidates the sessions bound to it,
+//!   as Consul's state store does on every critical write.
 //! - Agent TTL checks really expire (`TTL expired (last output before timeout
 //!   follows): ...`); TCP checks really dial; HTTP checks really GET (plain
 //!   `http://` only). Script checks are refused.
+//! - Catalog writes are all or nothing and validated in Consul's order.
+//!   External nodes (`catalog/register`) have no coordinates and no agent:
+//!   their checks change only by registration.
+//! - User events are delivered to this agent only when their node, service
+//!   (service id) and tag filters match it, as unanchored RE2 expressions;
+//!   the last 256 are kept.
+//! - `PUT /v1/agent/leave` answers, then shuts the server down
+//!   ([`DevServer::stopped`] resolves; `consuela dev` exits).
+//! - `/v1/agent/monitor` streams the server's own log lines (`http: Request
+//!   ...` at DEBUG, agent messages at INFO), with `?token=` hidden.
 //! - ACL mode ([`DevServerConfig::acl_token`]): every `/v1/` call except
 //!   `/v1/status/*` needs the management token, else 403 `ACL not found`
 //!   (wrong token) or `Permission denied` (none). Tokens are never logged.
@@ -67,6 +108,20 @@
 //!   mapstructure); newer agents read it as "no checks". Send `[]` for none.
 //! - `DeregisterCriticalServiceAfter` is accepted and ignored; script and
 //!   Docker checks are refused; HTTP checks speak plain `http://` only.
+//! - Node names, service ids and check ids are case-sensitive (Consul's
+//!   memdb indexes are case-insensitive).
+//! - `catalog/register` keeps a check's status only if it is `passing`,
+//!   `warning`, `critical` or `maintenance` (Consul stores any string); the
+//!   other statuses are refused with a 500 that says so. A check's
+//!   `Definition` is not stored.
+//! - A `catalog/deregister` of the agent's own node, services or checks
+//!   invalidates the sessions Consul would invalidate, and the entries stay:
+//!   Consul's anti-entropy would put them back within seconds.
+//! - The ACL endpoints answer as with ACLs off even in ACL mode (there is no
+//!   ACL system behind the management token).
+//! - `agent/self`'s `DebugConfig` holds only `Datacenter`, `NodeName` and
+//!   `DevMode`; `Stats` values are this server's own (counts, indexes), with
+//!   Go runtime fields filled in plausibly.
 //! - All conformance scenarios pass; none is excluded.
 //!
 //! # Conformance suite
@@ -98,12 +153,18 @@
 //!   and table indexes), `state/kv.rs` (entries, tombstones, lock-delays),
 //!   `state/txn.rs` (every KV op, single or in a txn, over an overlay with
 //!   rollback), `state/session.rs` (create/renew/invalidate, id rules),
-//!   `state/catalog.rs` (nodes, services, checks), `state/watch.rs`
-//!   (per-key/prefix/table wake-ups), `state/dump.rs` (dump + invariants).
-//! - `http.rs` — [`router`], dispatch, response helpers, the blocking-query
-//!   loop; `http/mux.rs` (Go ServeMux routing), `http/query.rs`,
-//!   `http/gojson.rs` (Go JSON / mapstructure error texts), `http/sniff.rs`
-//!   (Go content sniffing for `?raw`), and one module per endpoint group.
+//!   `state/catalog.rs` (nodes, services, checks by node, with
+//!   `catalog/agent.rs`, `catalog/register.rs` and `catalog/status.rs`),
+//!   `state/event.rs` (the user-event buffer), `state/operator.rs`
+//!   (autopilot, coordinates), `state/log.rs` (the log behind the monitor),
+//!   `state/watch.rs` (per-key/prefix/table wake-ups), `state/dump.rs`
+//!   (dump + invariants).
+//! - `http.rs` — [`router`], dispatch and the request log, response helpers,
+//!   the blocking-query loop; `http/mux.rs` (Go ServeMux routing and the
+//!   route table), `http/query.rs`, `http/gojson.rs` (Go JSON / mapstructure
+//!   error texts), `http/goregex.rs` (Go `regexp` error texts),
+//!   `http/sniff.rs` (Go content sniffing for `?raw`), and one module per
+//!   endpoint group.
 //! - `checks.rs` — TCP/HTTP check runners.
 
 mod checks;

@@ -11,8 +11,41 @@ use serde::Serialize;
 use super::query::{QueryOpts, check_dc};
 use super::{Read, Req, bad_request, blocking, json, with_meta};
 use crate::state::Inner;
-use crate::state::catalog::Catalog;
+use crate::state::catalog::{Catalog, NodeRecord};
 use crate::state::watch::Target;
+
+/// `?node-meta=key:value` filters (Consul's `parseMetaFilter`): a node
+/// matches when it has every pair. A filter without `:` wants an empty value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeMetaFilter(Vec<(String, String)>);
+
+impl NodeMetaFilter {
+    pub(crate) fn parse(req: &Req) -> Self {
+        Self(
+            req.query
+                .all("node-meta")
+                .map(|f| {
+                    let (k, v) = f.split_once(':').unwrap_or((f, ""));
+                    (k.to_owned(), v.to_owned())
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn matches(&self, node: &NodeRecord) -> bool {
+        self.0.iter().all(|(k, v)| {
+            node.meta
+                .as_ref()
+                .and_then(|m| m.get(k))
+                .is_some_and(|x| x == v)
+        })
+    }
+
+    /// Whether the named node exists and matches.
+    pub(crate) fn matches_node(&self, c: &Catalog, name: &str) -> bool {
+        c.nodes.get(name).is_some_and(|n| self.matches(n))
+    }
+}
 
 /// A blocking catalog (or health) read; `eval` returns the body and an
 /// index override (`None`: the catalog table index).
@@ -45,10 +78,12 @@ pub(crate) async fn catalog_service(req: Req) -> Response {
     }
     let name = req.rest.clone();
     let tag = req.query.get("tag").map(str::to_owned);
+    let meta = NodeMetaFilter::parse(&req);
     catalog_read(&req, |g| {
         let c = &g.catalog;
         let list: Vec<CatalogServiceEntry> = c
             .instances(&name, tag.as_deref())
+            .filter(|(node_name, _)| meta.matches_node(c, node_name))
             .filter_map(|(node_name, s)| {
                 let n = c.node_wire(node_name, c.nodes.get(node_name)?);
                 Some(CatalogServiceEntry {
@@ -77,9 +112,14 @@ pub(crate) async fn catalog_service(req: Req) -> Response {
 }
 
 pub(crate) async fn catalog_services(req: Req) -> Response {
+    let meta = NodeMetaFilter::parse(&req);
     catalog_read(&req, |g| {
+        let c = &g.catalog;
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for s in g.catalog.services.values() {
+        for ((node, _), s) in &c.services {
+            if !meta.matches_node(c, node) {
+                continue;
+            }
             let tags = out.entry(s.name.clone()).or_default();
             for t in &s.tags {
                 if !tags.contains(t) {
@@ -93,9 +133,15 @@ pub(crate) async fn catalog_services(req: Req) -> Response {
 }
 
 pub(crate) async fn catalog_nodes(req: Req) -> Response {
+    let meta = NodeMetaFilter::parse(&req);
     catalog_read(&req, |g| {
         let c = &g.catalog;
-        let list: Vec<CatalogNode> = c.nodes.iter().map(|(n, r)| c.node_wire(n, r)).collect();
+        let list: Vec<CatalogNode> = c
+            .nodes
+            .iter()
+            .filter(|(_, r)| meta.matches(r))
+            .map(|(n, r)| c.node_wire(n, r))
+            .collect();
         (list, None)
     })
     .await

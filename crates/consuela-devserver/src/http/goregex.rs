@@ -1,6 +1,6 @@
 //! Go's `regexp.Compile` for the filters Consul compiles (event node,
 //! service and tag filters): RE2 syntax through the `regex` crate, with Go's
-//! `error parsing regexp: <code>: `<expr>`` error texts.
+//! error texts (`error parsing regexp: missing closing ): ...`).
 
 use regex::Regex;
 use regex_syntax::ast::ErrorKind;
@@ -14,7 +14,10 @@ pub(crate) fn compile(pat: &str) -> Result<Regex, String> {
             let end = if end > start {
                 end
             } else {
-                pat[start..].chars().next().map_or(start, |c| start + c.len_utf8())
+                pat[start..]
+                    .chars()
+                    .next()
+                    .map_or(start, |c| start + c.len_utf8())
             };
             pat.get(start..end).unwrap_or(pat)
         };

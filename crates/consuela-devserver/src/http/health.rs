@@ -3,7 +3,7 @@
 use axum::response::Response;
 use consuela_wire::{AgentCheck, HealthServiceEntry, HealthStatus};
 
-use super::catalog::catalog_read;
+use super::catalog::{NodeMetaFilter, catalog_read};
 use super::{Req, bad_request};
 use crate::state::Inner;
 use crate::state::catalog::Catalog;
@@ -28,10 +28,12 @@ pub(crate) async fn health_service(req: Req) -> Response {
     };
     let name = req.rest.clone();
     let tag = req.query.get("tag").map(str::to_owned);
+    let meta = NodeMetaFilter::parse(&req);
     catalog_read(&req, |g| {
         let c = &g.catalog;
-        let entries: Vec<HealthServiceEntry> = c
+        let mut entries: Vec<HealthServiceEntry> = c
             .instances(&name, tag.as_deref())
+            .filter(|(node_name, _)| meta.matches_node(c, node_name))
             .filter_map(|(node_name, s)| {
                 Some(HealthServiceEntry {
                     node: c.node_wire(node_name, c.nodes.get(node_name)?),
@@ -43,14 +45,30 @@ pub(crate) async fn health_service(req: Req) -> Response {
                         .collect(),
                 })
             })
-            .filter(|e| !passing || e.is_passing())
             .collect();
+        if passing {
+            filter_non_passing(&mut entries);
+        }
         (entries, None)
     })
     .await
 }
 
+/// Consul's `filterNonPassing`: a failing entry is replaced by the last
+/// one, so the order of what remains is Consul's too.
+fn filter_non_passing(entries: &mut Vec<HealthServiceEntry>) {
+    let mut i = 0;
+    while i < entries.len() {
+        if entries[i].is_passing() {
+            i += 1;
+        } else {
+            entries.swap_remove(i);
+        }
+    }
+}
+
 fn checks_where(
+    meta: NodeMetaFilter,
     pred: impl Fn(&AgentCheck) -> bool + Send,
 ) -> impl Fn(&Inner) -> (Vec<AgentCheck>, Option<u64>) {
     move |g: &Inner| {
@@ -58,6 +76,7 @@ fn checks_where(
         let list: Vec<AgentCheck> = c
             .checks
             .values()
+            .filter(|ch| meta.matches_node(c, &ch.node))
             .map(|ch| c.check_wire(ch, true))
             .filter(|ch| pred(ch))
             .collect();
@@ -70,7 +89,8 @@ pub(crate) async fn health_checks(req: Req) -> Response {
         return bad_request("Missing service name");
     }
     let name = req.rest.clone();
-    catalog_read(&req, checks_where(move |ch| ch.service_name == name)).await
+    let meta = NodeMetaFilter::parse(&req);
+    catalog_read(&req, checks_where(meta, move |ch| ch.service_name == name)).await
 }
 
 pub(crate) async fn health_node(req: Req) -> Response {
@@ -78,7 +98,8 @@ pub(crate) async fn health_node(req: Req) -> Response {
         return bad_request("Missing node name");
     }
     let node = req.rest.clone();
-    catalog_read(&req, checks_where(move |ch| ch.node.as_str() == node)).await
+    let meta = NodeMetaFilter::default();
+    catalog_read(&req, checks_where(meta, move |ch| ch.node.as_str() == node)).await
 }
 
 pub(crate) async fn health_state(req: Req) -> Response {
@@ -89,9 +110,7 @@ pub(crate) async fn health_state(req: Req) -> Response {
         "critical" => Some(HealthStatus::Critical),
         _ => return bad_request("Invalid check state"),
     };
-    catalog_read(
-        &req,
-        checks_where(move |ch| wanted.is_none_or(|w| ch.status == w)),
-    )
-    .await
+    let meta = NodeMetaFilter::parse(&req);
+    let pred = move |ch: &AgentCheck| wanted.is_none_or(|w| ch.status == w);
+    catalog_read(&req, checks_where(meta, pred)).await
 }

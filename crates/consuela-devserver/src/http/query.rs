@@ -59,6 +59,14 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in order.
+    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Whether `name` is present at all (Consul's presence flags).
     pub(crate) fn has(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)

@@ -164,9 +164,7 @@ async fn deregistering_a_node_invalidates_its_sessions() {
     wait_until(
         "the session bound to the removed check is gone",
         LONG,
-        || async {
-            h.get(&format!("/v1/session/info/{s}")).await.json() == json!([])
-        },
+        || async { h.get(&format!("/v1/session/info/{s}")).await.json() == json!([]) },
     )
     .await;
     assert_eq!(h.get("/v1/kv/held").await.status, 404);
@@ -179,5 +177,55 @@ async fn deregistering_a_node_invalidates_its_sessions() {
     );
     let gone = h.get("/v1/catalog/node/ext-2").await;
     assert_eq!((gone.index, gone.text()), (Some(0), "null\n".to_owned()));
+    srv.shutdown().await;
+}
+
+fn names(v: &serde_json::Value, field: &str) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e.pointer(field)
+                .and_then(|n| n.as_str())
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn node_meta_filters_and_passing_order_follow_consul() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    for (node, rack, status) in [
+        ("n1", "r1", "critical"),
+        ("n2", "r2", "passing"),
+        ("n3", "r1", "passing"),
+    ] {
+        let body = json!({
+            "Node": node, "Address": "10.0.0.1", "NodeMeta": {"rack": rack},
+            "Service": {"Service": "db"},
+            "Check": {"Name": "db", "Status": status, "ServiceID": "db"},
+        });
+        assert_eq!(
+            h.put("/v1/catalog/register", body.to_string()).await.status,
+            200
+        );
+    }
+    let r1 = h.get("/v1/catalog/nodes?node-meta=rack:r1").await.json();
+    assert_eq!(names(&r1, "/Node"), ["n1", "n3"]);
+    let both = h
+        .get("/v1/catalog/nodes?node-meta=rack:r1&node-meta=rack:r2")
+        .await
+        .json();
+    assert_eq!(both, json!([]), "every filter must match");
+    let r2 = h
+        .get("/v1/health/service/db?node-meta=rack:r2")
+        .await
+        .json();
+    assert_eq!(names(&r2, "/Node/Node"), ["n2"]);
+    // Consul's filterNonPassing moves the last entry into a failing one's place.
+    let passing = h.get("/v1/health/service/db?passing").await.json();
+    assert_eq!(names(&passing, "/Node/Node"), ["n3", "n2"]);
     srv.shutdown().await;
 }
