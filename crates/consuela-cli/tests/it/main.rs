@@ -7,3 +7,4 @@ mod t02_leader;
 mod t03_query;
 mod t04_errors;
 mod t05_demo;
+mod t06_dev;

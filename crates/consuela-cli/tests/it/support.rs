@@ -141,7 +141,7 @@ pub(crate) struct Proc {
 }
 
 impl Proc {
-    fn spawn(mut command: Command) -> Self {
+    pub(crate) fn spawn(mut command: Command) -> Self {
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
