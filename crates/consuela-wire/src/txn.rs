@@ -63,17 +63,20 @@ impl KvVerb {
         }
     }
 
-    /// Whether the verb only reads. A transaction made only of reads is served
-    /// as a read (query-meta fields in the body, no Raft write).
+    /// Whether the verb does not write (Consul's `!isWrite`: every verb but
+    /// set, delete, delete-cas, delete-tree, cas, lock and unlock, unknown
+    /// ones included). A transaction made only of these is served as a read
+    /// (query-meta fields in the body, no Raft write).
     pub fn is_read(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Self::Get
-                | Self::GetOrEmpty
-                | Self::GetTree
-                | Self::CheckIndex
-                | Self::CheckSession
-                | Self::CheckNotExists
+            Self::Set
+                | Self::Delete
+                | Self::DeleteCas
+                | Self::DeleteTree
+                | Self::Cas
+                | Self::Lock
+                | Self::Unlock
         )
     }
 }

@@ -277,6 +277,12 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A collector of errors gathered elsewhere (for [`Fields::finish`]).
+    pub(crate) fn new_empty() -> Fields<'static> {
+        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+        Fields::new(&EMPTY, "")
+    }
+
     fn name(&self, f: &str) -> String {
         if self.prefix.is_empty() {
             f.to_owned()
@@ -300,11 +306,16 @@ impl<'a> Fields<'a> {
     }
 
     pub(crate) fn string(&mut self, name: &str) -> Option<String> {
+        self.string_as(name, "string")
+    }
+
+    /// A string field whose Go type is `ty` (e.g. `api.KVOp`), for errors.
+    pub(crate) fn string_as(&mut self, name: &str, ty: &str) -> Option<String> {
         let v = self.get(name)?;
         match v {
             Value::String(s) => Some(s.clone()),
             v => {
-                self.mismatch(name, "string", v);
+                self.mismatch(name, ty, v);
                 None
             }
         }

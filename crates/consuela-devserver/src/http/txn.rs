@@ -9,29 +9,53 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::gojson::{decode_first, field, go_type};
-use super::query::check_dc;
-use super::{Req, json_status, text};
+use super::gojson::{Fields, decode_first, field, go_type};
+use super::query::{QueryOpts, check_dc};
+use super::{Req, bad_request, json_status, text};
 use crate::state::txn::{KvOp, TxnOutcome};
 
-/// Go's `%t` verb applied to a decoded value, for the "unexpected raw type"
-/// error Consul prints when the body is not a list.
-fn go_percent_t(v: &Value) -> String {
+/// Go's `%v` of a float64: the shortest `%g`, with an exponent below 1e-4
+/// or from 1e21 on, written with at least two digits (`1e-05`, `1e+21`).
+fn go_float(f: f64) -> String {
+    if f == 0.0 || (1e-4..1e21).contains(&f.abs()) {
+        // Shortest round-trip digits, no trailing `.0`.
+        let s = format!("{f}");
+        return s
+            .strip_suffix(".0")
+            .map_or_else(|| s.clone(), str::to_owned);
+    }
+    let s = format!("{f:e}");
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}e{sign}{:02}", exp.unsigned_abs())
+}
+
+/// Go's `%t` verb applied to a decoded JSON value, for the "unexpected raw
+/// type" error Consul 1.0.8 prints when a txn body is not a list: every
+/// non-bool operand, map keys included, prints as `%!t(type=value)`; a nil
+/// inside a map or slice prints `<nil>`. Map pairs are printed sorted (Go
+/// 1.10 printed them in random order).
+fn go_percent_t(v: &Value, top: bool) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
-        Value::Null => "%!t(<nil>)".to_owned(),
-        Value::Number(n) => format!("%!t(float64={n})"),
+        Value::Null if top => "%!t(<nil>)".to_owned(),
+        Value::Null => "<nil>".to_owned(),
+        Value::Number(n) => format!("%!t(float64={})", go_float(n.as_f64().unwrap_or(0.0))),
         Value::String(s) => format!("%!t(string={s})"),
         Value::Array(a) => format!(
             "[{}]",
-            a.iter().map(go_percent_t).collect::<Vec<_>>().join(" ")
+            a.iter()
+                .map(|x| go_percent_t(x, false))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
             let items: Vec<String> = keys
                 .iter()
-                .map(|k| format!("{k}:{}", go_percent_t(&m[*k])))
+                .map(|k| format!("%!t(string={k}):{}", go_percent_t(&m[*k], false)))
                 .collect();
             format!("map[{}]", items.join(" "))
         }
@@ -75,70 +99,120 @@ fn base64_error_offset(s: &[u8]) -> usize {
     }
 }
 
-fn parse_ops(body: &[u8], max_value: usize) -> Result<Vec<KvOp>, Response> {
-    let fail = |m: String| bad_request(format!("Failed to parse body: {m}"));
-    let v = decode_first(body).map_err(fail)?;
-    let items = match v {
-        Value::Array(items) => items,
-        Value::Null => Vec::new(),
-        other => {
-            return Err(fail(format!(
-                "unexpected raw type: {}",
-                go_percent_t(&other)
-            )));
-        }
+/// `fixupKVOps`: the body must be a list of objects; a `KV` that is not
+/// null must be an object whose `Value`, if not null, is base64 text.
+/// Returns the decoded values by op (`None`: no `KV` or no value).
+fn fixup(v: &Value) -> Result<Vec<Option<Vec<u8>>>, String> {
+    let Value::Array(items) = v else {
+        return Err(format!("unexpected raw type: {}", go_percent_t(v, true)));
     };
-    let mut ops = Vec::with_capacity(items.len());
+    let mut values = Vec::with_capacity(items.len());
     for item in items {
-        let Some(obj) = item.as_object() else {
-            return Err(fail(format!("unexpected raw type: {}", go_type(&item))));
+        let Value::Object(op) = item else {
+            return Err(format!("unexpected raw op type: {}", go_type(item)));
         };
-        let Some((_, Value::Object(kv))) = field(obj, "KV") else {
+        let kv = op
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("kv"))
+            .map(|(_, v)| v);
+        let value =
+            match kv {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(kv)) => {
+                    let value = kv
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                        .map(|(_, v)| v);
+                    match value {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(b64)) => Some(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(b64.as_bytes())
+                            .map_err(|_| {
+                                format!(
+                                    "failed to decode value: illegal base64 data at input byte {}",
+                                    base64_error_offset(b64.as_bytes())
+                                )
+                            })?,
+                    ),
+                    Some(other) => return Err(format!("unexpected value type: {}", go_type(other))),
+                }
+                }
+                Some(other) => return Err(format!("unexpected raw KV type: {}", go_type(other))),
+            };
+        values.push(value);
+    }
+    Ok(values)
+}
+
+/// The decoded body: every op (those without `KV` as `None`), in order.
+fn parse_ops(body: &[u8]) -> Result<Vec<Option<KvOp>>, String> {
+    let v = decode_first(body)?;
+    let values = fixup(&v)?;
+    let Value::Array(items) = v else {
+        return Ok(Vec::new());
+    };
+    // mapstructure into `api.TxnOps`: typed fields, errors named by path.
+    let mut errors = Vec::new();
+    let mut ops = Vec::with_capacity(items.len());
+    for (i, (item, value)) in items.iter().zip(values).enumerate() {
+        let Some(Value::Object(kv)) = item
+            .as_object()
+            .and_then(|o| field(o, "KV"))
+            .map(|(_, v)| v)
+        else {
+            ops.push(None);
             continue;
         };
-        let s = |name: &str| {
-            field(kv, name)
-                .and_then(|(_, v)| v.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let n = |name: &str| {
-            field(kv, name)
-                .and_then(|(_, v)| {
-                    v.as_u64()
-                        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-                })
+        let mut f = Fields::new(kv, &format!("[{i}].KV"));
+        let verb = f.string_as("Verb", "api.KVOp").unwrap_or_default();
+        let key = f.string("Key").unwrap_or_default();
+        let uint = |f: &mut Fields<'_>, name: &str| {
+            f.int(name, "uint64")
+                .and_then(|n| u64::try_from(n).ok())
                 .unwrap_or(0)
         };
-        let mut op = KvOp::new(KvVerb::from(s("Verb").as_str()), s("Key"));
-        op.flags = n("Flags");
-        op.index = n("Index");
-        op.session = s("Session");
-        if let Some((_, Value::String(b64))) = field(kv, "Value") {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.as_bytes())
-                .map_err(|_| {
-                    fail(format!(
-                        "failed to decode value: illegal base64 data at input byte {}",
-                        base64_error_offset(b64.as_bytes())
-                    ))
-                })?;
-            if bytes.len() > max_value {
-                return Err(text(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "Value for key {} is too large ({} > {} bytes)",
-                        crate::gostr::go_quote(&op.key),
-                        bytes.len(),
-                        max_value
-                    ),
-                ));
-            }
-            op.value = Some(Bytes::from(bytes));
-        }
-        ops.push(op);
+        let mut op = KvOp::new(KvVerb::from(verb.as_str()), key);
+        op.flags = uint(&mut f, "Flags");
+        op.index = uint(&mut f, "Index");
+        op.session = f.string("Session").unwrap_or_default();
+        op.value = value.map(Bytes::from);
+        errors.append(&mut f.errors);
+        ops.push(Some(op));
     }
+    let mut all = Fields::new_empty();
+    all.errors = errors;
+    all.finish()?;
     Ok(ops)
+}
+
+/// `convertOps`' limits, in its order: the op count (every op), then each
+/// value's size, then their sum.
+fn check_limits(ops: &[Option<KvOp>], max_ops: usize, max_value: usize) -> Result<(), Response> {
+    let too_large = |m: String| text(StatusCode::PAYLOAD_TOO_LARGE, m);
+    if ops.len() > max_ops {
+        return Err(too_large(format!(
+            "Transaction contains too many operations ({} > {max_ops})",
+            ops.len()
+        )));
+    }
+    let mut total = 0usize;
+    for op in ops.iter().flatten() {
+        let size = op.value.as_ref().map_or(0, Bytes::len);
+        if size > max_value {
+            return Err(too_large(format!(
+                "Value for key {} is too large ({size} > {max_value} bytes)",
+                crate::gostr::go_quote(&op.key),
+            )));
+        }
+        total += size;
+    }
+    if total > max_value {
+        return Err(too_large(format!(
+            "Cumulative size of key data is too large ({total} > {max_value} bytes)"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -165,30 +239,24 @@ struct ReadBody {
     consistency_level: &'static str,
 }
 
-fn bad_request(m: String) -> Response {
-    super::bad_request(m)
-}
-
 pub(crate) async fn handle(req: Req) -> Response {
     let cfg = &req.state.shared.config;
-    let ops = match parse_ops(&req.body, cfg.max_value_size) {
+    let ops = match parse_ops(&req.body) {
         Ok(ops) => ops,
-        Err(r) => return r,
+        Err(e) => return bad_request(format!("Failed to parse body: {e}")),
     };
-    if ops.len() > cfg.txn_max_ops {
-        return text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Transaction contains too many operations ({} > {})",
-                ops.len(),
-                cfg.txn_max_ops
-            ),
-        );
+    if let Err(r) = check_limits(&ops, cfg.txn_max_ops, cfg.max_value_size) {
+        return r;
+    }
+    let ops: Vec<KvOp> = ops.into_iter().flatten().collect();
+    // Consul's `isWrite`: anything else, unknown verbs included, reads.
+    let read_only = ops.iter().all(|op| op.verb.is_read());
+    if read_only && let Err(r) = QueryOpts::parse(&req.query) {
+        return r;
     }
     if let Err(r) = check_dc(&req.query, cfg) {
         return r;
     }
-    let read_only = ops.iter().all(|op| op.verb.is_read());
     let outcome = req.state.shared.lock().kv_txn(&ops, Instant::now());
     let (status, results, errors) = match outcome {
         TxnOutcome::Applied(entries) => {

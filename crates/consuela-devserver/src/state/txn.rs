@@ -171,10 +171,6 @@ impl View<'_> {
 
     fn apply(&mut self, op: &KvOp, now: Instant, out: &mut Vec<KvEntry>) -> Result<(), OpError> {
         let key = op.key.as_str();
-        let tree = matches!(op.verb, KvVerb::DeleteTree | KvVerb::GetTree);
-        if key.is_empty() && !tree && !matches!(op.verb, KvVerb::Unknown(_)) {
-            return Err(OpError::MissingKey);
-        }
         match &op.verb {
             KvVerb::Set => {
                 // A plain set keeps the holder but, as in Consul 1.0.8, stores
@@ -320,16 +316,24 @@ impl Inner {
 
     /// Runs `ops` atomically: all apply at one new index, or none does.
     pub(crate) fn kv_txn(&mut self, ops: &[KvOp], now: Instant) -> TxnOutcome {
-        // Pre-check, as Consul does before the Raft apply: a lock op inside a
-        // lock-delay window fails the whole txn without running anything.
-        let delayed: Vec<(usize, OpError)> = ops
+        // Consul's `kvsPreApply`, before anything runs: every op but
+        // delete-tree needs a key, and a lock inside a lock-delay window
+        // fails. Any failure here answers alone, without running the ops.
+        let prechecked: Vec<(usize, OpError)> = ops
             .iter()
             .enumerate()
-            .filter(|(_, op)| op.verb == KvVerb::Lock && self.kv.lock_delayed(&op.key, now))
-            .map(|(i, _)| (i, OpError::LockDelay))
+            .filter_map(|(i, op)| {
+                if op.key.is_empty() && op.verb != KvVerb::DeleteTree {
+                    Some((i, OpError::MissingKey))
+                } else if op.verb == KvVerb::Lock && self.kv.lock_delayed(&op.key, now) {
+                    Some((i, OpError::LockDelay))
+                } else {
+                    None
+                }
+            })
             .collect();
-        if !delayed.is_empty() {
-            return TxnOutcome::Failed(delayed);
+        if !prechecked.is_empty() {
+            return TxnOutcome::Failed(prechecked);
         }
         let idx = self.index.peek_write();
         let mut view = View {
