@@ -144,6 +144,16 @@ pub(crate) fn with_meta(
     r
 }
 
+/// The zero query meta that Consul's deferred `setMeta` writes when a
+/// blocking read's RPC fails (an unknown `?dc`, a malformed session id).
+pub(crate) fn zero_meta(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert("x-consul-index", HeaderValue::from_static("0"));
+    h.insert("x-consul-knownleader", HeaderValue::from_static("false"));
+    h.insert("x-consul-lastcontact", HeaderValue::from_static("0"));
+    r
+}
+
 /// A 301 as Go's `http.Redirect` writes it (HTML body only for GET/HEAD).
 fn redirect(method: &Method, location: &str) -> Response {
     let mut r = if *method == Method::GET || *method == Method::HEAD {

@@ -8,16 +8,17 @@ use axum::response::Response;
 use consuela_wire::{CatalogNode, CatalogServiceEntry, NodeServices};
 use serde::Serialize;
 
-use super::query::{QueryOpts, check_dc};
+use super::query::{QueryOpts, check_dc_read};
 use super::{Read, Req, bad_request, blocking, json, with_meta};
 use crate::state::Inner;
 use crate::state::catalog::{Catalog, NodeRecord};
 use crate::state::watch::Target;
 
 /// `?node-meta=key:value` filters (Consul's `parseMetaFilter`): a node
-/// matches when it has every pair. A filter without `:` wants an empty value.
+/// matches when it has every pair; a repeated key keeps its last value, and
+/// a filter without `:` wants an empty value.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct NodeMetaFilter(Vec<(String, String)>);
+pub(crate) struct NodeMetaFilter(BTreeMap<String, String>);
 
 impl NodeMetaFilter {
     pub(crate) fn parse(req: &Req) -> Self {
@@ -47,19 +48,22 @@ impl NodeMetaFilter {
     }
 }
 
-/// A blocking catalog (or health) read; `eval` returns the body and an
-/// index override (`None`: the catalog table index).
-pub(crate) async fn catalog_read<T: Serialize>(
+/// A blocking catalog (or health) read, in Consul's order: query options,
+/// then the name the path must carry (`missing`: the 400 text when it is
+/// empty), then the datacenter. `eval` returns the body and an index
+/// override (`None`: the catalog table index).
+pub(crate) async fn catalog_read_value<T>(
     req: &Req,
+    missing: Option<&'static str>,
     eval: impl Fn(&Inner) -> (T, Option<u64>),
-) -> Response {
-    let opts = match QueryOpts::parse(&req.query) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_dc(&req.query, &req.state.shared.config) {
-        return r;
+) -> Result<(Read<T>, QueryOpts), Response> {
+    let opts = QueryOpts::parse(&req.query)?;
+    if let Some(msg) = missing
+        && req.rest.is_empty()
+    {
+        return Err(bad_request(msg));
     }
+    check_dc_read(&req.query, &req.state.shared.config)?;
     let read = blocking(&req.state, &opts, Target::Catalog, |g| {
         let (value, index) = eval(g);
         Read {
@@ -69,17 +73,26 @@ pub(crate) async fn catalog_read<T: Serialize>(
         }
     })
     .await;
-    with_meta(json(&read.value), read.index, Some(opts.consistency()))
+    Ok((read, opts))
+}
+
+/// [`catalog_read_value`] as a response with the read meta.
+pub(crate) async fn catalog_read<T: Serialize>(
+    req: &Req,
+    missing: Option<&'static str>,
+    eval: impl Fn(&Inner) -> (T, Option<u64>),
+) -> Response {
+    match catalog_read_value(req, missing, eval).await {
+        Ok((read, opts)) => with_meta(json(&read.value), read.index, Some(opts.consistency())),
+        Err(r) => r,
+    }
 }
 
 pub(crate) async fn catalog_service(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing service name");
-    }
     let name = req.rest.clone();
     let tag = req.query.get("tag").map(str::to_owned);
     let meta = NodeMetaFilter::parse(&req);
-    catalog_read(&req, |g| {
+    catalog_read(&req, Some("Missing service name"), |g| {
         let c = &g.catalog;
         let list: Vec<CatalogServiceEntry> = c
             .instances(&name, tag.as_deref())
@@ -113,7 +126,7 @@ pub(crate) async fn catalog_service(req: Req) -> Response {
 
 pub(crate) async fn catalog_services(req: Req) -> Response {
     let meta = NodeMetaFilter::parse(&req);
-    catalog_read(&req, |g| {
+    catalog_read(&req, None, |g| {
         let c = &g.catalog;
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for ((node, _), s) in &c.services {
@@ -134,7 +147,7 @@ pub(crate) async fn catalog_services(req: Req) -> Response {
 
 pub(crate) async fn catalog_nodes(req: Req) -> Response {
     let meta = NodeMetaFilter::parse(&req);
-    catalog_read(&req, |g| {
+    catalog_read(&req, None, |g| {
         let c = &g.catalog;
         let list: Vec<CatalogNode> = c
             .nodes
@@ -148,11 +161,8 @@ pub(crate) async fn catalog_nodes(req: Req) -> Response {
 }
 
 pub(crate) async fn catalog_node(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing node name");
-    }
     let name = req.rest.clone();
-    catalog_read(&req, |g| {
+    catalog_read(&req, Some("Missing node name"), |g| {
         let c = &g.catalog;
         let Some(node) = c.nodes.get(&name) else {
             // Consul answers `null` with index 0 for an unknown node.

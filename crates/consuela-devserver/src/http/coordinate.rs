@@ -6,7 +6,7 @@ use http::StatusCode;
 use serde::Serialize;
 
 use super::gojson::{Fields, decode_first, expect_object};
-use super::query::{QueryOpts, check_dc};
+use super::query::{QueryOpts, check_dc_read};
 use super::{Read, Req, bad_request, blocking, empty, json, server_error, with_meta};
 use crate::state::Inner;
 use crate::state::watch::Target;
@@ -52,7 +52,7 @@ async fn read(
     segment: Option<String>,
 ) -> Result<Read<Vec<NodeCoordinate>>, Response> {
     let opts = QueryOpts::parse(&req.query)?;
-    check_dc(&req.query, &req.state.shared.config)?;
+    check_dc_read(&req.query, &req.state.shared.config)?;
     Ok(blocking(&req.state, &opts, Target::Operator, |g| Read {
         value: node_coordinates(g, node.as_deref(), segment.as_deref()),
         index: g.operator.coordinates_index,

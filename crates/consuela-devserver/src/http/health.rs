@@ -1,10 +1,10 @@
 //! `/v1/health/*`: service instances with their checks, and check listings.
 
 use axum::response::Response;
-use consuela_wire::{AgentCheck, HealthServiceEntry, HealthStatus};
+use consuela_wire::{AgentCheck, HealthServiceEntry};
 
-use super::catalog::{NodeMetaFilter, catalog_read};
-use super::{Req, bad_request};
+use super::catalog::{NodeMetaFilter, catalog_read, catalog_read_value};
+use super::{Req, bad_request, json, with_meta};
 use crate::state::Inner;
 use crate::state::catalog::Catalog;
 
@@ -19,19 +19,12 @@ fn passing_flag(req: &Req) -> Result<bool, Response> {
 }
 
 pub(crate) async fn health_service(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing service name");
-    }
-    let passing = match passing_flag(&req) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let name = req.rest.clone();
     let tag = req.query.get("tag").map(str::to_owned);
     let meta = NodeMetaFilter::parse(&req);
-    catalog_read(&req, |g| {
+    let read = catalog_read_value(&req, Some("Missing service name"), |g| {
         let c = &g.catalog;
-        let mut entries: Vec<HealthServiceEntry> = c
+        let entries: Vec<HealthServiceEntry> = c
             .instances(&name, tag.as_deref())
             .filter(|(node_name, _)| meta.matches_node(c, node_name))
             .filter_map(|(node_name, s)| {
@@ -46,12 +39,20 @@ pub(crate) async fn health_service(req: Req) -> Response {
                 })
             })
             .collect();
-        if passing {
-            filter_non_passing(&mut entries);
-        }
         (entries, None)
     })
-    .await
+    .await;
+    let (mut read, opts) = match read {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    // 1.0.8 reads `?passing` only after the query has run.
+    match passing_flag(&req) {
+        Ok(true) => filter_non_passing(&mut read.value),
+        Ok(false) => {}
+        Err(r) => return r,
+    }
+    with_meta(json(&read.value), read.index, Some(opts.consistency()))
 }
 
 /// Consul's `filterNonPassing`: a failing entry is replaced by the last
@@ -85,32 +86,24 @@ fn checks_where(
 }
 
 pub(crate) async fn health_checks(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing service name");
-    }
     let name = req.rest.clone();
     let meta = NodeMetaFilter::parse(&req);
-    catalog_read(&req, checks_where(meta, move |ch| ch.service_name == name)).await
+    let pred = move |ch: &AgentCheck| ch.service_name == name;
+    catalog_read(&req, Some("Missing service name"), checks_where(meta, pred)).await
 }
 
 pub(crate) async fn health_node(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing node name");
-    }
     let node = req.rest.clone();
     let meta = NodeMetaFilter::default();
-    catalog_read(&req, checks_where(meta, move |ch| ch.node.as_str() == node)).await
+    let pred = move |ch: &AgentCheck| ch.node.as_str() == node;
+    catalog_read(&req, Some("Missing node name"), checks_where(meta, pred)).await
 }
 
+/// `GET /v1/health/state/:state`: `any`, or checks whose status is exactly
+/// `state` (an unknown state matches nothing, as in 1.0.8).
 pub(crate) async fn health_state(req: Req) -> Response {
-    let wanted = match req.rest.as_str() {
-        "any" => None,
-        "passing" => Some(HealthStatus::Passing),
-        "warning" => Some(HealthStatus::Warning),
-        "critical" => Some(HealthStatus::Critical),
-        _ => return bad_request("Invalid check state"),
-    };
+    let state = req.rest.clone();
     let meta = NodeMetaFilter::parse(&req);
-    let pred = move |ch: &AgentCheck| wanted.is_none_or(|w| ch.status == w);
-    catalog_read(&req, checks_where(meta, pred)).await
+    let pred = move |ch: &AgentCheck| state == "any" || ch.status.as_str() == state;
+    catalog_read(&req, Some("Missing check state"), checks_where(meta, pred)).await
 }

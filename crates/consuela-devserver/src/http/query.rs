@@ -96,8 +96,17 @@ pub(crate) struct QueryOpts {
 impl QueryOpts {
     /// Parses in Consul's order: consistency conflict, then wait, then index.
     pub(crate) fn parse(q: &Query) -> Result<Self, Response> {
-        let stale = q.has("stale");
+        let mut stale = q.has("stale");
         let consistent = q.has("consistent");
+        if let Some(max) = q.get("max_stale").filter(|m| !m.is_empty()) {
+            let ns = consuela_wire::parse_go_duration(max).map_err(|_| {
+                text(
+                    StatusCode::BAD_REQUEST,
+                    format!("Invalid max_stale value {}", crate::gostr::go_quote(max)),
+                )
+            })?;
+            stale |= ns > 0;
+        }
         if stale && consistent {
             return Err(text(
                 StatusCode::BAD_REQUEST,
@@ -120,8 +129,8 @@ impl QueryOpts {
             opts.wait = Some(ns);
         }
         if let Some(i) = q.get("index").filter(|i| !i.is_empty()) {
-            opts.index = i
-                .parse::<u64>()
+            // Go's strconv.ParseUint: no sign, digits only.
+            opts.index = crate::gostr::parse_uint(i)
                 .map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid index"))?;
         }
         Ok(opts)
@@ -155,6 +164,12 @@ impl QueryOpts {
         };
         wait + jitter
     }
+}
+
+/// [`check_dc`] for blocking reads, whose failed RPC still writes the zero
+/// query meta.
+pub(crate) fn check_dc_read(q: &Query, cfg: &DevServerConfig) -> Result<(), Response> {
+    check_dc(q, cfg).map_err(super::zero_meta)
 }
 
 /// `?dc=`: anything but our datacenter has no path.

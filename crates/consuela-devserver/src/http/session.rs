@@ -7,8 +7,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::gojson::{Fields, decode_first, expect_object, field};
-use super::query::{QueryOpts, check_dc};
-use super::{Read, Req, bad_request, blocking, json, server_error, text, with_meta};
+use super::query::{QueryOpts, check_dc, check_dc_read};
+use super::{Read, Req, bad_request, blocking, json, server_error, text, with_meta, zero_meta};
 use crate::state::session::{CreateSpec, canonical_id_checked};
 use crate::state::watch::Target;
 
@@ -159,18 +159,37 @@ pub(crate) async fn renew(req: Req) -> Response {
     }
 }
 
-async fn read_sessions(
+/// Which sessions a read returns.
+type SessionFilter = Box<dyn Fn(&SessionEntry) -> bool + Send + Sync>;
+
+/// A session read, in Consul's order: query options, the id or node the
+/// path must carry (`missing`: the 400 text), the datacenter, then `filter`
+/// (which may refuse the path with a response of its own).
+async fn read_sessions<F>(
     req: &Req,
-    filter: impl Fn(&SessionEntry) -> bool,
+    missing: Option<&'static str>,
+    filter: F,
     single: bool,
-) -> Response {
+) -> Response
+where
+    F: FnOnce() -> Result<SessionFilter, Response>,
+{
     let opts = match QueryOpts::parse(&req.query) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    if let Err(r) = check_dc(&req.query, &req.state.shared.config) {
+    if let Some(msg) = missing
+        && req.rest.is_empty()
+    {
+        return bad_request(msg);
+    }
+    if let Err(r) = check_dc_read(&req.query, &req.state.shared.config) {
         return r;
     }
+    let filter = match filter() {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let read = blocking(&req.state, &opts, Target::Sessions, |g| {
         let list: Vec<SessionEntry> = g
             .sessions
@@ -192,35 +211,30 @@ async fn read_sessions(
 }
 
 pub(crate) async fn info(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing session");
-    }
-    let id = match canonical_id_checked(&req.rest) {
-        Ok(id) => id,
-        Err(e) => {
-            // Consul sets the (zero) query meta even on this error.
-            let mut r = server_error(malformed(&e.0));
-            let h = r.headers_mut();
-            h.insert("x-consul-index", http::HeaderValue::from_static("0"));
-            h.insert(
-                "x-consul-knownleader",
-                http::HeaderValue::from_static("false"),
-            );
-            h.insert("x-consul-lastcontact", http::HeaderValue::from_static("0"));
-            return r;
-        }
+    let filter = || {
+        // A malformed id fails in the state store, after the RPC began:
+        // Consul still writes the (zero) query meta.
+        let id = canonical_id_checked(&req.rest)
+            .map_err(|e| zero_meta(server_error(malformed(&e.0))))?;
+        let f: SessionFilter = Box::new(move |e| e.id == id);
+        Ok(f)
     };
-    read_sessions(&req, |e| e.id == id, true).await
+    read_sessions(&req, Some("Missing session"), filter, true).await
 }
 
 pub(crate) async fn node(req: Req) -> Response {
-    if req.rest.is_empty() {
-        return bad_request("Missing node name");
-    }
     let node = req.rest.clone();
-    read_sessions(&req, |e| e.node.as_str() == node, false).await
+    let filter = move || {
+        let f: SessionFilter = Box::new(move |e| e.node.as_str() == node);
+        Ok(f)
+    };
+    read_sessions(&req, Some("Missing node name"), filter, false).await
 }
 
 pub(crate) async fn list(req: Req) -> Response {
-    read_sessions(&req, |_| true, false).await
+    let all = || {
+        let f: SessionFilter = Box::new(|_| true);
+        Ok(f)
+    };
+    read_sessions(&req, None, all, false).await
 }

@@ -321,7 +321,9 @@ impl Inner {
         }
     }
 
-    /// `X-Consul-Index` of session reads: the sessions table index, at least 1.
+    /// `X-Consul-Index` of session reads: the sessions table index, at least
+    /// 1 (what the reference agent reports; an index of 0 would make
+    /// blocking clients spin).
     pub(crate) fn sessions_index(&self) -> u64 {
         self.index.sessions.max(1)
     }

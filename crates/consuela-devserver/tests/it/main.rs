@@ -10,3 +10,4 @@ mod t04_checks;
 mod t05_faults_shutdown;
 mod t06_catalog_register;
 mod t07_agent_operator;
+mod t08_query_options;
