@@ -28,7 +28,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, VARY};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -346,6 +346,24 @@ async fn dispatch(state: ServerState, req: Request) -> Response {
         Dispatch::Redirect(loc) => return redirect(&parts.method, &loc),
         Dispatch::NotFound => return empty(StatusCode::NOT_FOUND),
     };
+    let mut r = serve(state, parts, body, route, methods, rest, raw_query).await;
+    // Every registered endpoint sits behind Consul's gzip handler, which
+    // adds this header whether or not it compresses.
+    r.headers_mut()
+        .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    r
+}
+
+/// A routed request: method checks, faults, ACL, body limits, the handler.
+async fn serve(
+    state: ServerState,
+    parts: http::request::Parts,
+    body: Body,
+    route: Route,
+    methods: &'static [Method],
+    rest: String,
+    raw_query: String,
+) -> Response {
     let allow = mux::allow_header(methods);
     if parts.method == Method::OPTIONS {
         let mut r = empty(StatusCode::OK);

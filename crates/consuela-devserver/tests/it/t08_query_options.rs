@@ -70,3 +70,29 @@ async fn an_unknown_check_state_matches_nothing() {
     );
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn registered_endpoints_say_vary_accept_encoding() {
+    let srv = fast_server().await;
+    let client = reqwest::Client::new();
+    let vary = |path: &'static str| {
+        let req = client.get(format!("{}{path}", srv.url()));
+        async move {
+            let r = req.send().await.unwrap();
+            r.headers()
+                .get("vary")
+                .map(|v| v.to_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(vary("/v1/kv/k").await.as_deref(), Some("Accept-Encoding"));
+    assert_eq!(
+        vary("/v1/status/leader").await.as_deref(),
+        Some("Accept-Encoding")
+    );
+    assert_eq!(
+        vary("/v1/nope").await,
+        None,
+        "unknown paths skip the gzip handler"
+    );
+    srv.shutdown().await;
+}
