@@ -34,6 +34,10 @@ pub(crate) struct DevArgs {
         hide_env_values = true
     )]
     acl_token: Option<String>,
+    /// Allow script checks (`Script`/`Args`): they run commands on this host,
+    /// as Consul's `enable_script_checks`.
+    #[arg(long)]
+    enable_script_checks: bool,
 }
 
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
@@ -41,6 +45,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         .with_node_name(args.node_name)
         .with_extra_nodes(args.nodes);
     config.acl_token = args.acl_token;
+    config.enable_script_checks = args.enable_script_checks;
     let server = DevServer::bind(config, args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

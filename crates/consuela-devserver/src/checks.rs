@@ -24,14 +24,8 @@ pub(crate) fn spawn_runners(state: &ServerState, spawns: Vec<RunnerSpawn>) {
 
 async fn run(state: ServerState, spawn: RunnerSpawn) {
     let shutdown = state.shared.shutdown.clone();
-    let (interval, probe_timeout) = match &spawn.kind {
-        CheckKind::Tcp {
-            interval, timeout, ..
-        }
-        | CheckKind::Http {
-            interval, timeout, ..
-        } => (*interval, *timeout),
-        _ => return,
+    let Some((interval, probe_timeout)) = spawn.kind.schedule() else {
+        return;
     };
     let interval = interval.max(state.shared.config.check_interval_min);
     loop {
@@ -80,13 +74,16 @@ async fn probe(kind: &CheckKind, limit: Duration) -> (HealthStatus, String) {
             }
         }
         CheckKind::Http { url, .. } => match timeout(limit, http_get(url)).await {
-            Ok(Ok((code, reason))) => {
-                let status = match code {
+            Ok(Ok(r)) => {
+                let status = match r.code {
                     200..=299 => HealthStatus::Passing,
                     429 => HealthStatus::Warning,
                     _ => HealthStatus::Critical,
                 };
-                (status, format!("HTTP GET {url}: {code} {reason}"))
+                (
+                    status,
+                    format!("HTTP GET {url}: {} {} Output: {}", r.code, r.reason, r.body),
+                )
             }
             Ok(Err(e)) => (HealthStatus::Critical, format!("Get {url}: {e}")),
             Err(_) => (
@@ -94,12 +91,109 @@ async fn probe(kind: &CheckKind, limit: Duration) -> (HealthStatus, String) {
                 format!("Get {url}: net/http: request canceled (Client.Timeout exceeded)"),
             ),
         },
-        _ => (HealthStatus::Critical, String::new()),
+        CheckKind::Script { args, .. } => script(args, limit).await,
+        CheckKind::Serf | CheckKind::Static | CheckKind::Ttl(_) => {
+            (HealthStatus::Critical, String::new())
+        }
     }
 }
 
-/// A minimal HTTP/1.0 GET (plain http only): enough to read a status line.
-async fn http_get(url: &str) -> std::io::Result<(u16, String)> {
+/// Runs a script check: exit 0 passing, 1 warning, anything else (or a
+/// timeout) critical; the output is stdout then stderr, cut to 4 KiB.
+async fn script(args: &[String], limit: Duration) -> (HealthStatus, String) {
+    let Some((program, rest)) = args.split_first() else {
+        return (HealthStatus::Critical, String::new());
+    };
+    let child = tokio::process::Command::new(program)
+        .args(rest)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match timeout(limit, child).await {
+        Err(_) => (
+            HealthStatus::Critical,
+            format!("Timed out ({limit:?}) running check"),
+        ),
+        Ok(Err(e)) => (
+            HealthStatus::Critical,
+            format!("Check failed to start: {e}"),
+        ),
+        Ok(Ok(out)) => {
+            let mut text = out.stdout;
+            text.extend_from_slice(&out.stderr);
+            let total = text.len();
+            text.truncate(OUTPUT_MAX);
+            let mut output = String::from_utf8_lossy(&text).into_owned();
+            if total > OUTPUT_MAX {
+                output = format!("Captured {OUTPUT_MAX} of {total} bytes\n...\n{output}");
+            }
+            let status = match out.status.code() {
+                Some(0) => HealthStatus::Passing,
+                Some(1) => HealthStatus::Warning,
+                _ => HealthStatus::Critical,
+            };
+            (status, output)
+        }
+    }
+}
+
+/// Output bytes a check keeps (Consul's `BufSize`).
+const OUTPUT_MAX: usize = 4096;
+/// Redirects an HTTP check follows, as Go's default client does.
+const MAX_REDIRECTS: usize = 10;
+
+/// What an HTTP check saw at the end of its redirects.
+struct HttpResult {
+    code: u16,
+    reason: String,
+    body: String,
+}
+
+/// An HTTP check's GET (plain `http://` only), following redirects as Go's
+/// client does.
+async fn http_get(url: &str) -> std::io::Result<HttpResult> {
+    let mut url = url.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let r = http_get_once(&url).await?;
+        match (r.code, r.location) {
+            (301 | 302 | 303 | 307 | 308, Some(loc)) => url = resolve(&url, &loc),
+            (code, _) => {
+                return Ok(HttpResult {
+                    code,
+                    reason: r.reason,
+                    body: r.body,
+                });
+            }
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "stopped after {MAX_REDIRECTS} redirects"
+    )))
+}
+
+/// `loc` relative to `base` (an absolute URL, or a path on the same host).
+fn resolve(base: &str, loc: &str) -> String {
+    if loc.contains("://") {
+        return loc.to_owned();
+    }
+    let rest = base.strip_prefix("http://").unwrap_or(base);
+    let host = &rest[..rest.find('/').unwrap_or(rest.len())];
+    if loc.starts_with('/') {
+        format!("http://{host}{loc}")
+    } else {
+        format!("http://{host}/{loc}")
+    }
+}
+
+struct Once {
+    code: u16,
+    reason: String,
+    location: Option<String>,
+    body: String,
+}
+
+/// One HTTP/1.0 GET: the status line, `Location`, and up to 4 KiB of body.
+async fn http_get_once(url: &str) -> std::io::Result<Once> {
     let invalid = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_owned());
     let rest = url
         .strip_prefix("http://")
@@ -115,25 +209,39 @@ async fn http_get(url: &str) -> std::io::Result<(u16, String)> {
     let req =
         format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: Consul Health Check\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;
-    let mut buf = vec![0u8; 1024];
-    let mut n = 0;
-    while n < buf.len() {
-        let r = stream.read(&mut buf[n..]).await?;
-        if r == 0 {
+    // An HTTP/1.0 answer ends when the server closes the connection.
+    let mut buf = Vec::new();
+    let cap = 64 * 1024 + OUTPUT_MAX;
+    let mut chunk = [0u8; 4096];
+    while buf.len() < cap {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
             break;
         }
-        n += r;
-        if buf[..n].contains(&b'\n') {
-            break;
-        }
+        buf.extend_from_slice(&chunk[..n]);
     }
-    let line = String::from_utf8_lossy(&buf[..n]);
-    let line = line.lines().next().unwrap_or_default();
-    let mut parts = line.splitn(3, ' ');
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let mut parts = lines.next().unwrap_or_default().splitn(3, ' ');
     let _version = parts.next();
     let code = parts
         .next()
         .and_then(|c| c.parse::<u16>().ok())
         .ok_or_else(|| invalid("malformed HTTP response"))?;
-    Ok((code, parts.next().unwrap_or_default().to_owned()))
+    let reason = parts.next().unwrap_or_default().to_owned();
+    let location = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("location"))
+        .map(|(_, v)| v.trim().to_owned());
+    let mut end = body.len().min(OUTPUT_MAX);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    Ok(Once {
+        code,
+        reason,
+        location,
+        body: body[..end].to_owned(),
+    })
 }

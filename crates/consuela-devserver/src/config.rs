@@ -49,6 +49,10 @@ pub struct DevServerConfig {
     pub max_query_time: Duration,
     /// Shortest interval a TCP/HTTP check runs at (Consul: 1 s). Default 1 s.
     pub check_interval_min: Duration,
+    /// Whether script checks (`Script`, `Args`) may be registered and run, as
+    /// Consul's `enable_script_checks`: they run commands on this host.
+    /// Default `false` (registering one answers Consul's 500).
+    pub enable_script_checks: bool,
     /// How long a deleted key's tombstone is kept (Consul's
     /// `tombstone_ttl`). After that a prefix's index may go backwards, as in
     /// Consul (hashicorp/consul#577). Default 15 min.
@@ -74,6 +78,7 @@ impl Default for DevServerConfig {
             max_query_time: Duration::from_secs(600),
             check_interval_min: Duration::from_secs(1),
             tombstone_ttl: Duration::from_secs(15 * 60),
+            enable_script_checks: false,
         }
     }
 }

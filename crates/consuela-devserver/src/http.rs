@@ -341,6 +341,9 @@ async fn dispatch(state: ServerState, req: Request) -> Response {
         Ok(p) => p,
         Err(msg) => return bad_request(msg),
     };
+    if let Some(file) = path.strip_prefix("/ui/") {
+        return ui(file);
+    }
     let (route, methods, rest) = match mux::dispatch(&path, &raw_query) {
         Dispatch::Route(r, m, rest) => (r, m, rest),
         Dispatch::Redirect(loc) => return redirect(&parts.method, &loc),
@@ -353,6 +356,29 @@ async fn dispatch(state: ServerState, req: Request) -> Response {
         .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     r
 }
+
+/// `/ui/`: a dev agent serves the web UI there (`/` redirects to it, and
+/// HTTP checks on the agent's own address follow that redirect). The UI
+/// itself is not included: its index is a small page saying so, and other
+/// files are not found, as Go's file server answers.
+fn ui(file: &str) -> Response {
+    if matches!(file, "" | "index.html") {
+        let mut r = Response::new(Body::from(UI_PAGE));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
+    }
+    let mut r = text(StatusCode::NOT_FOUND, "404 page not found\n");
+    r.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+const UI_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Consul by HashiCorp</title></head>\n<body><p>consuela dev: a Consul-compatible development server. The web UI is not included.</p></body></html>\n";
 
 /// A routed request: method checks, faults, ACL, body limits, the handler.
 async fn serve(

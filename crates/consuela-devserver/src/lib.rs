@@ -65,7 +65,12 @@
 //!   as Consul's state store does on every critical write.
 //! - Agent TTL checks really expire (`TTL expired (last output before timeout
 //!   follows): ...`); TCP checks really dial; HTTP checks really GET (plain
-//!   `http://` only). Script checks are refused.
+//!   `http://` only) and follow up to 10 redirects, as Go's client does.
+//!   Script checks run only with [`DevServerConfig::enable_script_checks`]
+//!   (`consuela dev --enable-script-checks`), else registering one answers
+//!   Consul's 500.
+//! - `/ui/` answers with a small page (the web UI is not included), so `/`
+//!   redirects somewhere, as on a dev agent.
 //! - Catalog writes are all or nothing and validated in Consul's order.
 //!   External nodes (`catalog/register`) have no coordinates and no agent:
 //!   their checks change only by registration.
@@ -106,8 +111,8 @@
 //!   `NodeChecks`/`ServiceChecks` are accepted on create.
 //! - `"Checks": null` in a session create keeps the default (1.0.8's
 //!   mapstructure); newer agents read it as "no checks". Send `[]` for none.
-//! - `DeregisterCriticalServiceAfter` is accepted and ignored; script and
-//!   Docker checks are refused; HTTP checks speak plain `http://` only.
+//! - `DeregisterCriticalServiceAfter` is accepted and ignored; Docker checks
+//!   are refused; HTTP checks speak plain `http://` only.
 //! - Node names, service ids and check ids are case-sensitive (Consul's
 //!   memdb indexes are case-insensitive).
 //! - `catalog/register` keeps a check's status only if it is `passing`,

@@ -95,6 +95,30 @@ pub(crate) enum CheckKind {
         interval: Duration,
         timeout: Duration,
     },
+    /// Runs `args` every `interval` (only with `enable_script_checks`).
+    Script {
+        args: Vec<String>,
+        interval: Duration,
+        timeout: Duration,
+    },
+}
+
+impl CheckKind {
+    /// The interval and per-run timeout of a check that runs on a timer.
+    pub(crate) fn schedule(&self) -> Option<(Duration, Duration)> {
+        match self {
+            Self::Tcp {
+                interval, timeout, ..
+            }
+            | Self::Http {
+                interval, timeout, ..
+            }
+            | Self::Script {
+                interval, timeout, ..
+            } => Some((*interval, *timeout)),
+            Self::Serf | Self::Static | Self::Ttl(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -389,7 +413,7 @@ impl Inner {
                 ttl_deadline = Some(at);
                 self.add_timer(at, TimerKey::Check(key.0.clone(), key.1.clone()));
             }
-            CheckKind::Tcp { .. } | CheckKind::Http { .. } => {
+            CheckKind::Tcp { .. } | CheckKind::Http { .. } | CheckKind::Script { .. } => {
                 let token = CancellationToken::new();
                 runner = Some(token.clone());
                 spawns.push(RunnerSpawn {

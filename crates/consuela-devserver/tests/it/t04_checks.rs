@@ -154,3 +154,61 @@ async fn http_check_reads_the_status_line() {
     server.abort();
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn script_checks_run_only_when_enabled() {
+    let off = fast_server().await;
+    let h = Http::new(&off);
+    let body = r#"{"Name":"s","Args":["sh","-c","echo hi; exit 1"],"Interval":"50ms"}"#;
+    let r = h.put("/v1/agent/check/register", body).await;
+    assert_eq!(
+        (r.status, r.text()),
+        (
+            500,
+            "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' to true"
+                .to_owned()
+        )
+    );
+    off.shutdown().await;
+    let mut config = consuela_devserver::DevServerConfig::fast();
+    config.enable_script_checks = true;
+    let on = crate::support::server(config).await;
+    let h = Http::new(&on);
+    assert_eq!(h.put("/v1/agent/check/register", body).await.status, 200);
+    wait_until(
+        "the script's exit 1 makes the check warning",
+        LONG,
+        || async { check_status(&h, "s").await == "warning" },
+    )
+    .await;
+    assert_eq!(
+        h.get("/v1/agent/checks").await.json()["s"]["Output"],
+        "hi\n"
+    );
+    on.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_checks_follow_redirects_like_go() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    // The agent's own root redirects to /ui/, which a dev agent serves.
+    let body = format!(
+        r#"{{"Name":"root","HTTP":"{}/","Interval":"50ms"}}"#,
+        srv.url()
+    );
+    assert_eq!(h.put("/v1/agent/check/register", body).await.status, 200);
+    wait_until("the check passes after the redirect", LONG, || async {
+        check_status(&h, "root").await == "passing"
+    })
+    .await;
+    let output = h.get("/v1/agent/checks").await.json()["root"]["Output"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        output.starts_with(&format!("HTTP GET {}/: 200 OK Output: ", srv.url())),
+        "{output}"
+    );
+    srv.shutdown().await;
+}

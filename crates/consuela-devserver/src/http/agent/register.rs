@@ -56,14 +56,20 @@ struct CheckDef {
     ttl: Duration,
     tcp: String,
     http: String,
-    script: bool,
+    /// `Script` (run through `/bin/sh -c`) or `Args`/`ScriptArgs`.
+    script: Option<Vec<String>>,
     interval: Duration,
     timeout: Duration,
 }
 
 fn read_check(f: &mut Fields<'_>) -> CheckDef {
-    let script =
-        f.get("Script").is_some() || f.get("ScriptArgs").is_some() || f.get("Args").is_some();
+    let script = match f.string("Script").filter(|s| !s.is_empty()) {
+        Some(s) => Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), s]),
+        None => f
+            .strings("ScriptArgs", "string")
+            .or_else(|| f.strings("Args", "string"))
+            .filter(|a| !a.is_empty()),
+    };
     CheckDef {
         id: f.string("CheckID").or_else(|| f.string("ID")),
         name: f.string("Name"),
@@ -88,14 +94,14 @@ impl CheckDef {
             && self.ttl.is_zero()
             && self.tcp.is_empty()
             && self.http.is_empty()
-            && !self.script
+            && self.script.is_none()
             && self.interval.is_zero()
             && self.timeout.is_zero()
     }
 
     /// `CheckType.Validate`, then the kind.
     fn kind(&self) -> Result<CheckKind, String> {
-        let interval_check = self.script || !self.http.is_empty() || !self.tcp.is_empty();
+        let interval_check = self.script.is_some() || !self.http.is_empty() || !self.tcp.is_empty();
         if !self.interval.is_zero() && !self.ttl.is_zero() {
             return Err("Interval and TTL cannot both be specified".to_owned());
         }
@@ -122,9 +128,17 @@ impl CheckDef {
                 interval: self.interval,
                 timeout,
             }
-        } else if self.script {
-            // Script checks would run commands on the host: refused here.
-            return Err("script checks are not supported by the dev server".to_owned());
+        } else if let Some(args) = &self.script {
+            CheckKind::Script {
+                args: args.clone(),
+                interval: self.interval,
+                // Consul's check monitor waits 30 s unless told otherwise.
+                timeout: if self.timeout.is_zero() {
+                    Duration::from_secs(30)
+                } else {
+                    self.timeout
+                },
+            }
         } else {
             CheckKind::Ttl(self.ttl)
         })
@@ -284,11 +298,29 @@ pub(crate) fn register_service(req: &Req) -> Response {
         });
     }
     let shared = &req.state.shared;
+    if let Err(r) = scripts_allowed(req, spec.checks.iter()) {
+        return r;
+    }
     let spawns = shared
         .lock()
         .register_service(spec, Instant::now(), &shared.config);
     crate::checks::spawn_runners(&req.state, spawns);
     empty(StatusCode::OK)
+}
+
+/// Consul's `AddService`/`AddCheck` refusal of script checks unless
+/// `enable_script_checks` is on.
+fn scripts_allowed<'a>(
+    req: &Req,
+    mut checks: impl Iterator<Item = &'a CheckSpec>,
+) -> Result<(), Response> {
+    let script = checks.any(|c| matches!(c.kind, CheckKind::Script { .. }));
+    if script && !req.state.shared.config.enable_script_checks {
+        return Err(server_error(
+            "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' to true",
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn deregister_service(req: &Req) -> Response {
@@ -339,6 +371,9 @@ pub(crate) fn register_check(req: &Req) -> Response {
         kind,
     };
     let shared = &req.state.shared;
+    if let Err(r) = scripts_allowed(req, std::iter::once(&spec)) {
+        return r;
+    }
     let result = shared
         .lock()
         .register_check(spec, Instant::now(), &shared.config);
