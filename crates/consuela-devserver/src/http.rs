@@ -15,6 +15,7 @@ mod kv;
 mod metrics;
 mod mux;
 mod operator;
+mod prepared;
 mod query;
 mod session;
 mod sniff;
@@ -391,7 +392,8 @@ async fn serve(
     raw_query: String,
 ) -> Response {
     let allow = mux::allow_header(methods);
-    if parts.method == Method::OPTIONS {
+    let own_methods = methods.is_empty();
+    if parts.method == Method::OPTIONS && !own_methods {
         let mut r = empty(StatusCode::OK);
         r.headers_mut().insert(
             ALLOW,
@@ -399,7 +401,7 @@ async fn serve(
         );
         return r;
     }
-    if !methods.contains(&parts.method) {
+    if !own_methods && !methods.contains(&parts.method) {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("method {} not allowed", parts.method),
@@ -457,7 +459,7 @@ async fn serve(
     // KV reads and deletes ignore bodies; only writes are size-checked here
     // (the KV PUT handler checks its flags first, as Consul does).
     let mut body_too_large = false;
-    let body = if parts.method == Method::PUT {
+    let body = if parts.method == Method::PUT || parts.method == Method::POST {
         // Read (or drain) the body even when its declared length is already
         // over the limit: see `read_body`.
         match read_body(body, limit).await {
@@ -550,6 +552,8 @@ fn route_to(route: Route, req: Req) -> std::pin::Pin<Box<dyn Future<Output = Res
         Route::StatusLeader => ready(req, status::leader),
         Route::StatusPeers => ready(req, status::peers),
         Route::AclDisabled => ready(req, acl::disabled),
+        Route::QueryGeneral => Box::pin(prepared::general(req)),
+        Route::QuerySpecific => Box::pin(prepared::specific(req)),
     }
 }
 

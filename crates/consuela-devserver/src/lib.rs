@@ -37,11 +37,11 @@
 //! | Operator | `/v1/operator/autopilot/{configuration,health}`, `/v1/operator/raft/configuration` |
 //! | Coordinates | `/v1/coordinate/{datacenters,nodes,node/,update}` |
 //! | Status | `/v1/status/{leader,peers}` |
+//! | Prepared queries | `/v1/query`, `/v1/query/:id`, `/v1/query/:id-or-name/{execute,explain}` (with `name_prefix_match` templates) |
 //! | ACL | `/v1/acl/*`, `/v1/agent/token/`: 401 `ACL support disabled`, as an agent without ACLs answers |
 //!
 //! Left out, answering 404 with an empty body as Consul answers an unknown
-//! path: prepared queries (`/v1/query`), snapshots (`/v1/snapshot`), the
-//! keyring (`/v1/operator/keyring`), `/v1/agent/join/`,
+//! path: snapshots (`/v1/snapshot`), the keyring (`/v1/operator/keyring`), `/v1/agent/join/`,
 //! `/v1/operator/raft/peer`, the UI's `/v1/internal/ui/*`, and everything
 //! newer than 1.0.8 (connect, the 1.4 ACL system, config entries).
 //!
@@ -81,6 +81,11 @@
 //!   ([`DevServer::stopped`] resolves; `consuela dev` exits).
 //! - `/v1/agent/monitor` streams the server's own log lines (`http: Request
 //!   ...` at DEBUG, agent messages at INFO), with `?token=` hidden.
+//! - Prepared queries resolve by id, name (case-insensitively) or the longest
+//!   template name prefix; executing one filters out critical instances (and
+//!   non-passing ones with `OnlyPassing`), applies node meta and `!tag`
+//!   filters, shuffles and honours `?limit`. There is no failover to other
+//!   datacenters and no `?near` sorting.
 //! - ACL mode ([`DevServerConfig::acl_token`]): every `/v1/` call except
 //!   `/v1/status/*` needs the management token, else 403 `ACL not found`
 //!   (wrong token) or `Permission denied` (none). Tokens are never logged.

@@ -19,6 +19,7 @@ mod index;
 pub(crate) mod kv;
 pub(crate) mod log;
 pub(crate) mod operator;
+pub(crate) mod prepared;
 pub(crate) mod session;
 pub(crate) mod txn;
 pub(crate) mod watch;
@@ -57,6 +58,7 @@ pub(crate) struct Inner {
     pub(crate) catalog: catalog::Catalog,
     pub(crate) events: event::Events,
     pub(crate) operator: operator::Operator,
+    pub(crate) queries: prepared::Queries,
     pub(crate) watch: watch::Hub,
     /// Session-TTL and check-TTL deadlines, earliest first (mini-redis style).
     pub(crate) timers: BTreeSet<(Instant, TimerKey)>,
@@ -261,6 +263,7 @@ impl ServerState {
             catalog: catalog::Catalog::default(),
             events: event::Events::default(),
             operator: operator::Operator::default(),
+            queries: prepared::Queries::default(),
             watch: watch::Hub::default(),
             timers: BTreeSet::new(),
             ttl_paused: false,

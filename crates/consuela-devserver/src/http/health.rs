@@ -6,7 +6,6 @@ use consuela_wire::{AgentCheck, HealthServiceEntry};
 use super::catalog::{NodeMetaFilter, catalog_read, catalog_read_value};
 use super::{Req, bad_request, json, with_meta};
 use crate::state::Inner;
-use crate::state::catalog::Catalog;
 
 /// `?passing`: present with an empty or true-ish value filters.
 fn passing_flag(req: &Req) -> Result<bool, Response> {
@@ -24,21 +23,7 @@ pub(crate) async fn health_service(req: Req) -> Response {
     let meta = NodeMetaFilter::parse(&req);
     let read = catalog_read_value(&req, Some("Missing service name"), |g| {
         let c = &g.catalog;
-        let entries: Vec<HealthServiceEntry> = c
-            .instances(&name, tag.as_deref())
-            .filter(|(node_name, _)| meta.matches_node(c, node_name))
-            .filter_map(|(node_name, s)| {
-                Some(HealthServiceEntry {
-                    node: c.node_wire(node_name, c.nodes.get(node_name)?),
-                    service: Catalog::service_wire(s, true),
-                    checks: c
-                        .node_checks(node_name)
-                        .filter(|ch| ch.service_id.is_empty() || ch.service_id == s.id)
-                        .map(|ch| c.check_wire(ch, true))
-                        .collect(),
-                })
-            })
-            .collect();
+        let entries = c.health_entries(&name, tag.as_deref(), |n| meta.matches_node(c, n));
         (entries, None)
     })
     .await;

@@ -61,17 +61,21 @@ pub(crate) enum Route {
     StatusPeers,
     /// `/v1/acl/*` and `/v1/agent/token/`: ACLs are off.
     AclDisabled,
+    QueryGeneral,
+    QuerySpecific,
 }
 
 const GET: &[Method] = &[Method::GET];
 const PUT: &[Method] = &[Method::PUT];
 const GET_PUT: &[Method] = &[Method::GET, Method::PUT];
 const KV: &[Method] = &[Method::GET, Method::PUT, Method::DELETE];
+/// No method table: the handler checks methods itself.
+pub(crate) const ANY: &[Method] = &[];
 
 /// (pattern, route, methods), as Consul 1.0.8's `http_oss.go` registers
 /// them. A pattern ending in `/` matches a subtree. Endpoints left out
-/// (prepared queries, snapshots, keyring, join, raft peer removal, the UI's
-/// internal endpoints) answer 404 as unknown paths do.
+/// (snapshots, keyring, join, raft peer removal, the UI's internal
+/// endpoints) answer 404 as unknown paths do.
 const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/v1/acl/bootstrap", Route::AclDisabled, PUT),
     ("/v1/acl/create", Route::AclDisabled, PUT),
@@ -154,6 +158,8 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         Route::OperatorRaftConfiguration,
         GET,
     ),
+    ("/v1/query", Route::QueryGeneral, ANY),
+    ("/v1/query/", Route::QuerySpecific, ANY),
     ("/v1/session/create", Route::SessionCreate, PUT),
     ("/v1/session/destroy/", Route::SessionDestroy, PUT),
     ("/v1/session/renew/", Route::SessionRenew, PUT),

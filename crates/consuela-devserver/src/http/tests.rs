@@ -564,6 +564,8 @@ fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
         Just(br#"{"Node":"consul0","Address":"1.2.3.4","Check":{"Name":"x","Status":"critical"}}"#.to_vec()),
         Just(br#"{"CleanupDeadServers":false,"LastContactThreshold":"1x"}"#.to_vec()),
         Just(br#"{"Node":"consul0","Coord":{"Vec":[0,0,0,0,0,0,0,0],"Error":1.5,"Height":0.1}}"#.to_vec()),
+        Just(br#"{"Name":"k","Service":{"Service":"web","Tags":["!a"]},"DNS":{"TTL":"x"}}"#.to_vec()),
+        Just(br#"{"Name":"","Template":{"Type":"name_prefix_match","Regexp":"("},"Service":{"Service":"${match(1)}"}}"#.to_vec()),
         proptest::collection::vec(any::<u8>(), 0..64),
     ]
 }
@@ -578,7 +580,7 @@ fn request_strategy() -> impl Strategy<Value = RandReq> {
             Just("POST"),
             Just("OPTIONS")
         ],
-        0u8..24,
+        0u8..27,
         key_strategy(),
         proptest::collection::vec(param_strategy(), 0..3),
         body_strategy(),
@@ -638,7 +640,10 @@ async fn run_random(reqs: Vec<RandReq>) -> Result<(), TestCaseError> {
             20 => "/v1/operator/autopilot/configuration".to_owned(),
             21 => "/v1/coordinate/update".to_owned(),
             22 => format!("/v1/coordinate/node/{key}"),
-            _ => "/v1/agent/members".to_owned(),
+            23 => "/v1/agent/members".to_owned(),
+            24 => "/v1/query".to_owned(),
+            25 => format!("/v1/query/{key}"),
+            _ => format!("/v1/query/{key}/execute"),
         };
         let query: Vec<String> = r
             .params

@@ -280,6 +280,31 @@ impl Catalog {
             .map(|((node, _), s)| (node.as_str(), s))
     }
 
+    /// `CheckServiceNodes`: every instance of service `name` (with `tag`, if
+    /// given) on a node that `keep` accepts, with its node and the node's
+    /// and the service's checks.
+    pub(crate) fn health_entries(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<consuela_wire::HealthServiceEntry> {
+        self.instances(name, tag)
+            .filter(|(node, _)| keep(node))
+            .filter_map(|(node, s)| {
+                Some(consuela_wire::HealthServiceEntry {
+                    node: self.node_wire(node, self.nodes.get(node)?),
+                    service: Self::service_wire(s, true),
+                    checks: self
+                        .node_checks(node)
+                        .filter(|ch| ch.service_id.is_empty() || ch.service_id == s.id)
+                        .map(|ch| self.check_wire(ch, true))
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
     /// The agent's own services (what `/v1/agent/services` lists).
     pub(crate) fn agent_services(&self) -> impl Iterator<Item = &ServiceRecord> {
         self.node_services(&self.agent_node)

@@ -23,6 +23,7 @@ pub(crate) struct Pending {
     pub(crate) catalog: bool,
     pub(crate) events: bool,
     pub(crate) operator: bool,
+    pub(crate) queries: bool,
 }
 
 impl Pending {
@@ -42,6 +43,8 @@ pub(crate) enum Target {
     Events,
     /// Operator state: the autopilot configuration, coordinates.
     Operator,
+    /// Prepared queries.
+    Queries,
 }
 
 /// Subscriptions, by target.
@@ -53,6 +56,7 @@ pub(crate) struct Hub {
     catalog: Arc<Notify>,
     events: Arc<Notify>,
     operator: Arc<Notify>,
+    queries: Arc<Notify>,
     sweep_at: usize,
 }
 
@@ -65,6 +69,7 @@ impl Hub {
             Target::Catalog => self.catalog.clone(),
             Target::Events => self.events.clone(),
             Target::Operator => self.operator.clone(),
+            Target::Queries => self.queries.clone(),
             Target::KvKey(k) => {
                 if let Some(n) = self.keys.get(k).and_then(Weak::upgrade) {
                     return n;
@@ -108,6 +113,9 @@ impl Hub {
         }
         if p.operator {
             self.operator.notify_waiters();
+        }
+        if p.queries {
+            self.queries.notify_waiters();
         }
         for key in &p.kv_keys {
             if let Some(n) = self.keys.get(key).and_then(Weak::upgrade) {

@@ -11,3 +11,4 @@ mod t05_faults_shutdown;
 mod t06_catalog_register;
 mod t07_agent_operator;
 mod t08_query_options;
+mod t09_prepared_queries;
