@@ -34,10 +34,21 @@ pub(crate) struct DevArgs {
         hide_env_values = true
     )]
     acl_token: Option<String>,
+    /// With --acl-token: what tokens may do where their rules say nothing
+    /// (Consul's acl_default_policy; Consul defaults to allow).
+    #[arg(long, value_enum, default_value_t = AclDefault::Deny)]
+    acl_default_policy: AclDefault,
     /// Allow script checks (`Script`/`Args`): they run commands on this host,
     /// as Consul's `enable_script_checks`.
     #[arg(long)]
     enable_script_checks: bool,
+}
+
+/// `--acl-default-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AclDefault {
+    Allow,
+    Deny,
 }
 
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
@@ -45,6 +56,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         .with_node_name(args.node_name)
         .with_extra_nodes(args.nodes);
     config.acl_token = args.acl_token;
+    config.acl_default_allow = args.acl_default_policy == AclDefault::Allow;
     config.enable_script_checks = args.enable_script_checks;
     let server = DevServer::bind(config, args.listen)
         .await

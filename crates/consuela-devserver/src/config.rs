@@ -21,10 +21,17 @@ pub struct DevServerConfig {
     /// Datacenter; any other `?dc=` answers 500 `No path to datacenter`.
     /// Default `dc1`.
     pub datacenter: String,
-    /// Management token. `None` (default) turns ACLs off; `Some` makes every
-    /// `/v1/` request except `/v1/status/*` present this token (`?token=`,
-    /// `X-Consul-Token` or `Authorization: Bearer`) or get 403.
+    /// The master (management) token. `None` (default) turns ACLs off;
+    /// `Some` turns on Consul 1.0.8's legacy ACL system: requests present a
+    /// token (`?token=`, `X-Consul-Token` or `Authorization: Bearer`; none is
+    /// the anonymous token), unknown tokens get 403 `ACL not found`, and
+    /// client tokens made through `/v1/acl/create` carry rules.
     pub acl_token: Option<String>,
+    /// With ACLs on, what a token may do where its rules say nothing
+    /// (Consul's `acl_default_policy`): `true` allows, `false` (default here;
+    /// Consul's default is allow) denies, so that the anonymous token can do
+    /// nothing and tests see every missing token.
+    pub acl_default_allow: bool,
     /// Shortest session TTL accepted (Consul's `session_ttl_min`). Default 10 s.
     pub session_ttl_min: Duration,
     /// Longest session TTL accepted. Default 24 h.
@@ -66,6 +73,7 @@ impl Default for DevServerConfig {
             extra_nodes: Vec::new(),
             datacenter: "dc1".to_owned(),
             acl_token: None,
+            acl_default_allow: false,
             session_ttl_min: Duration::from_secs(10),
             session_ttl_max: Duration::from_secs(24 * 3600),
             session_ttl_multiplier: 2.0,

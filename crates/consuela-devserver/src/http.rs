@@ -4,6 +4,7 @@
 
 mod acl;
 mod agent;
+mod authz;
 mod catalog;
 mod coordinate;
 mod dev;
@@ -29,7 +30,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, VARY};
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, VARY};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -62,6 +63,8 @@ pub(crate) struct Req {
     /// The body was larger than the route's limit (only KV PUT gets here
     /// with that: it reports the overflow after checking its flags).
     pub(crate) body_too_large: bool,
+    /// What the request's ACL token may do.
+    pub(crate) authz: crate::policy::Authz,
 }
 
 impl Req {
@@ -230,27 +233,6 @@ pub(crate) async fn blocking<T>(
 
 // ------------------------------------------------------------------ dispatch
 
-fn token_of(headers: &HeaderMap, q: &Query) -> Option<String> {
-    if let Some(t) = q.get("token").filter(|t| !t.is_empty()) {
-        return Some(t.to_owned());
-    }
-    if let Some(t) = headers
-        .get("x-consul-token")
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| !t.is_empty())
-    {
-        return Some(t.to_owned());
-    }
-    let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())?;
-    let mut words = auth.split_whitespace();
-    let scheme = words.next()?;
-    if scheme.eq_ignore_ascii_case("bearer") {
-        words.next().map(str::to_owned)
-    } else {
-        None
-    }
-}
-
 /// How much of an oversized body is read and thrown away before the 413.
 const DRAIN_MAX: usize = 16 * 1024 * 1024;
 
@@ -416,16 +398,12 @@ async fn serve(
     if state.shared.faults.take_no_leader() {
         return server_error("No cluster leader");
     }
-    let status_route = matches!(route, Route::StatusLeader | Route::StatusPeers);
-    if let Some(acl) = &state.shared.config.acl_token
-        && !status_route
-    {
-        // The token is compared, never logged.
-        match token_of(&parts.headers, &query) {
-            Some(t) if t == *acl => {}
-            Some(_) => return text(StatusCode::FORBIDDEN, "ACL not found"),
-            None => return text(StatusCode::FORBIDDEN, "Permission denied"),
-        }
+    let authz = match authz::resolve(&state, route, &parts.headers, &query) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if let Err(r) = authz::check_route(route, &parts.method, &rest, &query, &authz) {
+        return r;
     }
     let cfg = &state.shared.config;
     let declared = parts
@@ -481,6 +459,7 @@ async fn serve(
         headers: parts.headers,
         body,
         body_too_large,
+        authz,
     };
     route_to(route, req).await
 }
@@ -551,7 +530,15 @@ fn route_to(route: Route, req: Req) -> std::pin::Pin<Box<dyn Future<Output = Res
         Route::OperatorRaftConfiguration => ready(req, operator::raft_configuration),
         Route::StatusLeader => ready(req, status::leader),
         Route::StatusPeers => ready(req, status::peers),
-        Route::AclDisabled => ready(req, acl::disabled),
+        Route::AclBootstrap => ready(req, acl::bootstrap),
+        Route::AclCreate => ready(req, acl::create),
+        Route::AclUpdate => ready(req, acl::update),
+        Route::AclDestroy => ready(req, acl::destroy),
+        Route::AclInfo => Box::pin(acl::info(req)),
+        Route::AclClone => ready(req, acl::clone),
+        Route::AclList => Box::pin(acl::list(req)),
+        Route::AclReplication => ready(req, acl::replication),
+        Route::AgentToken => ready(req, acl::agent_token),
         Route::QueryGeneral => Box::pin(prepared::general(req)),
         Route::QuerySpecific => Box::pin(prepared::specific(req)),
     }

@@ -38,7 +38,7 @@
 //! | Coordinates | `/v1/coordinate/{datacenters,nodes,node/,update}` |
 //! | Status | `/v1/status/{leader,peers}` |
 //! | Prepared queries | `/v1/query`, `/v1/query/:id`, `/v1/query/:id-or-name/{execute,explain}` (with `name_prefix_match` templates) |
-//! | ACL | `/v1/acl/*`, `/v1/agent/token/`: 401 `ACL support disabled`, as an agent without ACLs answers |
+//! | ACL | `/v1/acl/{bootstrap,create,update,destroy/,info/,clone/,list,replication}`, `/v1/agent/token/` (401 `ACL support disabled` with ACLs off) |
 //!
 //! Left out, answering 404 with an empty body as Consul answers an unknown
 //! path: snapshots (`/v1/snapshot`), the keyring (`/v1/operator/keyring`), `/v1/agent/join/`,
@@ -86,9 +86,16 @@
 //!   non-passing ones with `OnlyPassing`), applies node meta and `!tag`
 //!   filters, shuffles and honours `?limit`. There is no failover to other
 //!   datacenters and no `?near` sorting.
-//! - ACL mode ([`DevServerConfig::acl_token`]): every `/v1/` call except
-//!   `/v1/status/*` needs the management token, else 403 `ACL not found`
-//!   (wrong token) or `Permission denied` (none). Tokens are never logged.
+//! - ACLs ([`DevServerConfig::acl_token`], the master token): the legacy
+//!   system of 1.0.8. The anonymous and master tokens exist; client tokens
+//!   carry HCL or JSON rules (`key`, `service`, `node`, `event`, `query`,
+//!   `session`, `agent` prefixes; `operator`, `keyring`), decided by the
+//!   longest prefix over [`DevServerConfig::acl_default_allow`] (default
+//!   deny here, allow in Consul). KV, txn ops, registrations, sessions,
+//!   events, agent and operator endpoints are checked (403 `Permission
+//!   denied`); KV lists, catalog, health and event lists are filtered. An
+//!   unknown token gets 403 `ACL not found`; `/v1/status/*` checks none.
+//!   Tokens are never logged.
 //!
 //! # Test-only endpoints
 //!
@@ -127,8 +134,10 @@
 //! - A `catalog/deregister` of the agent's own node, services or checks
 //!   invalidates the sessions Consul would invalidate, and the entries stay:
 //!   Consul's anti-entropy would put them back within seconds.
-//! - The ACL endpoints answer as with ACLs off even in ACL mode (there is no
-//!   ACL system behind the management token).
+//! - ACL rules are not enforced on prepared queries, coordinates, session
+//!   reads or the agent's service and check lists; `keyring` rules are
+//!   parsed but nothing uses them. HCL parse errors name the position but
+//!   are not the hcl library's texts.
 //! - `agent/self`'s `DebugConfig` holds only `Datacenter`, `NodeName` and
 //!   `DevMode`; `Stats` values are this server's own (counts, indexes), with
 //!   Go runtime fields filled in plausibly.
@@ -185,6 +194,7 @@ mod gostr;
 // response; it is the cold path, so the large `Err` is not worth boxing.
 #[allow(clippy::result_large_err)]
 mod http;
+mod policy;
 mod server;
 mod state;
 

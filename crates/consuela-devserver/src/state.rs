@@ -12,6 +12,7 @@
 //! blocking queries that watch what was written, and pokes the timer task when
 //! a deadline moved.
 
+pub(crate) mod acl;
 pub(crate) mod catalog;
 mod dump;
 pub(crate) mod event;
@@ -59,6 +60,7 @@ pub(crate) struct Inner {
     pub(crate) events: event::Events,
     pub(crate) operator: operator::Operator,
     pub(crate) queries: prepared::Queries,
+    pub(crate) acls: acl::Acls,
     pub(crate) watch: watch::Hub,
     /// Session-TTL and check-TTL deadlines, earliest first (mini-redis style).
     pub(crate) timers: BTreeSet<(Instant, TimerKey)>,
@@ -264,6 +266,7 @@ impl ServerState {
             events: event::Events::default(),
             operator: operator::Operator::default(),
             queries: prepared::Queries::default(),
+            acls: acl::Acls::default(),
             watch: watch::Hub::default(),
             timers: BTreeSet::new(),
             ttl_paused: false,
@@ -275,6 +278,9 @@ impl ServerState {
             .chain(config.extra_nodes.iter().cloned())
             .collect();
         inner.bootstrap_operator(&agents);
+        if let Some(master) = &config.acl_token {
+            inner.bootstrap_acls(master);
+        }
         let shared = Arc::new(Shared {
             config,
             identity,

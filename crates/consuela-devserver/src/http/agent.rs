@@ -84,6 +84,9 @@ pub(crate) fn service_maintenance(req: &Req) -> Response {
         Ok(e) => e,
         Err(r) => return r,
     };
+    if !super::authz::may_write_check(req, &req.rest) {
+        return super::authz::denied();
+    }
     let shared = &req.state.shared;
     let mut g = shared.lock();
     let now = Instant::now();

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::query::{QueryOpts, check_dc_read};
 use super::{Read, Req, bad_request, blocking, json, with_meta};
+use crate::policy::Kind;
 use crate::state::Inner;
 use crate::state::catalog::{Catalog, NodeRecord};
 use crate::state::watch::Target;
@@ -92,11 +93,16 @@ pub(crate) async fn catalog_service(req: Req) -> Response {
     let name = req.rest.clone();
     let tag = req.query.get("tag").map(str::to_owned);
     let meta = NodeMetaFilter::parse(&req);
+    let authz = req.authz.clone();
     catalog_read(&req, Some("Missing service name"), |g| {
         let c = &g.catalog;
         let list: Vec<CatalogServiceEntry> = c
             .instances(&name, tag.as_deref())
-            .filter(|(node_name, _)| meta.matches_node(c, node_name))
+            .filter(|(node_name, s)| {
+                meta.matches_node(c, node_name)
+                    && authz.read(Kind::Node, node_name)
+                    && authz.read(Kind::Service, &s.name)
+            })
             .filter_map(|(node_name, s)| {
                 let n = c.node_wire(node_name, c.nodes.get(node_name)?);
                 Some(CatalogServiceEntry {
@@ -126,11 +132,12 @@ pub(crate) async fn catalog_service(req: Req) -> Response {
 
 pub(crate) async fn catalog_services(req: Req) -> Response {
     let meta = NodeMetaFilter::parse(&req);
+    let authz = req.authz.clone();
     catalog_read(&req, None, |g| {
         let c = &g.catalog;
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for ((node, _), s) in &c.services {
-            if !meta.matches_node(c, node) {
+            if !meta.matches_node(c, node) || !authz.read(Kind::Service, &s.name) {
                 continue;
             }
             let tags = out.entry(s.name.clone()).or_default();
@@ -147,12 +154,13 @@ pub(crate) async fn catalog_services(req: Req) -> Response {
 
 pub(crate) async fn catalog_nodes(req: Req) -> Response {
     let meta = NodeMetaFilter::parse(&req);
+    let authz = req.authz.clone();
     catalog_read(&req, None, |g| {
         let c = &g.catalog;
         let list: Vec<CatalogNode> = c
             .nodes
             .iter()
-            .filter(|(_, r)| meta.matches(r))
+            .filter(|(n, r)| meta.matches(r) && authz.read(Kind::Node, n))
             .map(|(n, r)| c.node_wire(n, r))
             .collect();
         (list, None)

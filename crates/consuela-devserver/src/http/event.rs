@@ -128,7 +128,7 @@ pub(crate) async fn list(req: Req) -> Response {
     let (events, index) = loop {
         let notified = {
             let mut g = req.state.shared.lock();
-            let (events, index) = g.events.list(name);
+            let (events, index) = g.events.list(name, &req.authz);
             if opts.index == 0 || index != opts.index || Instant::now() >= deadline {
                 break (events, index);
             }
@@ -141,7 +141,7 @@ pub(crate) async fn list(req: Req) -> Response {
         }
         if Instant::now() >= deadline || req.state.shared.shutdown.is_cancelled() {
             let g = req.state.shared.lock();
-            break g.events.list(name);
+            break g.events.list(name, &req.authz);
         }
     };
     let mut r = json(&events);

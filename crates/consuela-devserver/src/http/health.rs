@@ -5,6 +5,7 @@ use consuela_wire::{AgentCheck, HealthServiceEntry};
 
 use super::catalog::{NodeMetaFilter, catalog_read, catalog_read_value};
 use super::{Req, bad_request, json, with_meta};
+use crate::policy::{Authz, Kind};
 use crate::state::Inner;
 
 /// `?passing`: present with an empty or true-ish value filters.
@@ -21,10 +22,14 @@ pub(crate) async fn health_service(req: Req) -> Response {
     let name = req.rest.clone();
     let tag = req.query.get("tag").map(str::to_owned);
     let meta = NodeMetaFilter::parse(&req);
+    let authz = req.authz.clone();
     let read = catalog_read_value(&req, Some("Missing service name"), |g| {
         let c = &g.catalog;
-        let entries = c.health_entries(&name, tag.as_deref(), |n| meta.matches_node(c, n));
-        (entries, None)
+        if !authz.read(Kind::Service, &name) {
+            return (Vec::new(), None);
+        }
+        let keep = |n: &str| meta.matches_node(c, n) && authz.read(Kind::Node, n);
+        (c.health_entries(&name, tag.as_deref(), keep), None)
     })
     .await;
     let (mut read, opts) = match read {
@@ -53,7 +58,10 @@ fn filter_non_passing(entries: &mut Vec<HealthServiceEntry>) {
     }
 }
 
+/// Checks matching `pred` on nodes `meta` accepts, that `authz` may read
+/// (the node, and the service of a service check).
 fn checks_where(
+    authz: Authz,
     meta: NodeMetaFilter,
     pred: impl Fn(&AgentCheck) -> bool + Send,
 ) -> impl Fn(&Inner) -> (Vec<AgentCheck>, Option<u64>) {
@@ -62,8 +70,9 @@ fn checks_where(
         let list: Vec<AgentCheck> = c
             .checks
             .values()
-            .filter(|ch| meta.matches_node(c, &ch.node))
+            .filter(|ch| meta.matches_node(c, &ch.node) && authz.read(Kind::Node, &ch.node))
             .map(|ch| c.check_wire(ch, true))
+            .filter(|ch| ch.service_id.is_empty() || authz.read(Kind::Service, &ch.service_name))
             .filter(|ch| pred(ch))
             .collect();
         (list, None)
@@ -74,14 +83,24 @@ pub(crate) async fn health_checks(req: Req) -> Response {
     let name = req.rest.clone();
     let meta = NodeMetaFilter::parse(&req);
     let pred = move |ch: &AgentCheck| ch.service_name == name;
-    catalog_read(&req, Some("Missing service name"), checks_where(meta, pred)).await
+    catalog_read(
+        &req,
+        Some("Missing service name"),
+        checks_where(req.authz.clone(), meta, pred),
+    )
+    .await
 }
 
 pub(crate) async fn health_node(req: Req) -> Response {
     let node = req.rest.clone();
     let meta = NodeMetaFilter::default();
     let pred = move |ch: &AgentCheck| ch.node.as_str() == node;
-    catalog_read(&req, Some("Missing node name"), checks_where(meta, pred)).await
+    catalog_read(
+        &req,
+        Some("Missing node name"),
+        checks_where(req.authz.clone(), meta, pred),
+    )
+    .await
 }
 
 /// `GET /v1/health/state/:state`: `any`, or checks whose status is exactly
@@ -90,5 +109,10 @@ pub(crate) async fn health_state(req: Req) -> Response {
     let state = req.rest.clone();
     let meta = NodeMetaFilter::parse(&req);
     let pred = move |ch: &AgentCheck| state == "any" || ch.status.as_str() == state;
-    catalog_read(&req, Some("Missing check state"), checks_where(meta, pred)).await
+    catalog_read(
+        &req,
+        Some("Missing check state"),
+        checks_where(req.authz.clone(), meta, pred),
+    )
+    .await
 }

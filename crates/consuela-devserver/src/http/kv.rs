@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::query::{QueryOpts, check_dc};
 use super::{Read, Req, bad_request, blocking, empty, json, server_error, text, with_meta};
 use crate::gostr::parse_uint;
+use crate::policy::Kind;
 use crate::state::kv::prefixed;
 use crate::state::txn::{KvOp, OpError};
 use crate::state::watch::Target;
@@ -63,6 +64,10 @@ async fn get(req: Req) -> Response {
             let index = g.kv.prefix_index(&key, table);
             let mut out: Vec<String> = Vec::new();
             for (k, _) in prefixed(&g.kv.entries, &key) {
+                // ACLs filter lists by key read.
+                if !req.authz.read(Kind::Key, k) {
+                    continue;
+                }
                 let tail = &k[key.len()..];
                 let item = match tail.find(sep.as_str()).filter(|_| !sep.is_empty()) {
                     Some(p) => &k[..key.len() + p + sep.len()],
@@ -85,6 +90,7 @@ async fn get(req: Req) -> Response {
         } else if recurse {
             let index = g.kv.prefix_index(&key, table);
             let out: Vec<KvEntry> = prefixed(&g.kv.entries, &key)
+                .filter(|(k, _)| req.authz.read(Kind::Key, k))
                 .map(|(k, e)| e.to_wire(k, true))
                 .collect();
             let value = if out.is_empty() {

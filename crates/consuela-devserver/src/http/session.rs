@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::gojson::{Fields, decode_first, expect_object, field};
 use super::query::{QueryOpts, check_dc, check_dc_read};
 use super::{Read, Req, bad_request, blocking, json, server_error, text, with_meta, zero_meta};
+use crate::policy::Kind;
 use crate::state::session::{CreateSpec, canonical_id_checked};
 use crate::state::watch::Target;
 
@@ -105,6 +106,9 @@ pub(crate) async fn create(req: Req) -> Response {
     if let Err(r) = check_dc(&req.query, &shared.config) {
         return r;
     }
+    if !req.authz.write(Kind::Session, &spec.node) {
+        return super::authz::denied();
+    }
     let result = shared
         .lock()
         .session_create(&spec, Instant::now(), &shared.config);
@@ -126,6 +130,20 @@ fn write_target(req: &Req) -> Result<SessionId, Response> {
     }
     let id = canonical_id_checked(&req.rest).map_err(|e| server_error(malformed(&e.0)))?;
     check_dc(&req.query, &req.state.shared.config)?;
+    if !req.authz.is_management() {
+        let node = req
+            .state
+            .shared
+            .lock()
+            .sessions
+            .by_id
+            .get(&id)
+            .map(|s| s.entry.node.as_str().to_owned())
+            .unwrap_or_default();
+        if !req.authz.write(Kind::Session, &node) {
+            return Err(super::authz::denied());
+        }
+    }
     Ok(id)
 }
 

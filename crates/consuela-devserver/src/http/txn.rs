@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::gojson::{Fields, decode_first, field, go_type};
 use super::query::{QueryOpts, check_dc};
 use super::{Req, bad_request, json_status, text};
+use crate::policy::Kind;
 use crate::state::txn::{KvOp, TxnOutcome};
 
 /// Go's `%v` of a float64: the shortest `%g`, with an exponent below 1e-4
@@ -257,6 +258,25 @@ pub(crate) async fn handle(req: Req) -> Response {
     if let Err(r) = check_dc(&req.query, cfg) {
         return r;
     }
+    // ACLs: every op needs its key (a prefix for delete-tree), read or write.
+    let denied: Vec<TxnError> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| {
+            if op.verb.is_read() {
+                !req.authz.read(Kind::Key, &op.key)
+            } else {
+                !req.authz.write(Kind::Key, &op.key)
+            }
+        })
+        .map(|(i, _)| TxnError {
+            op_index: i,
+            what: "Permission denied".to_owned(),
+        })
+        .collect();
+    if !denied.is_empty() {
+        return answer(read_only, StatusCode::CONFLICT, None, Some(denied));
+    }
     let outcome = req.state.shared.lock().kv_txn(&ops, Instant::now());
     let (status, results, errors) = match outcome {
         TxnOutcome::Applied(entries) => {
@@ -277,6 +297,16 @@ pub(crate) async fn handle(req: Req) -> Response {
             (StatusCode::CONFLICT, None, Some(errors))
         }
     };
+    answer(read_only, status, results, errors)
+}
+
+/// The response: a read-only transaction carries its query meta.
+fn answer(
+    read_only: bool,
+    status: StatusCode,
+    results: Option<Vec<TxnResult>>,
+    errors: Option<Vec<TxnError>>,
+) -> Response {
     if read_only {
         let body = ReadBody {
             results,

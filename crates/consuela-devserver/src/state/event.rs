@@ -8,6 +8,7 @@ use consuela_wire::UserEvent;
 use regex::Regex;
 
 use super::Inner;
+use crate::policy::{Authz, Kind};
 
 /// Consul keeps the last 256 events per agent.
 const BUFFER: usize = 256;
@@ -33,13 +34,14 @@ impl Events {
         self.clock + 1
     }
 
-    /// The buffered events named `name` (all without a name), oldest first,
-    /// and the list's index: 1 when empty, else the last event's.
-    pub(crate) fn list(&self, name: Option<&str>) -> (Vec<UserEvent>, u64) {
+    /// The buffered events named `name` (all without a name) that `authz`
+    /// may read, oldest first, and the list's index: 1 when empty, else the
+    /// last event's.
+    pub(crate) fn list(&self, name: Option<&str>, authz: &Authz) -> (Vec<UserEvent>, u64) {
         let list: Vec<UserEvent> = self
             .buf
             .iter()
-            .filter(|e| name.is_none_or(|n| e.name == n))
+            .filter(|e| name.is_none_or(|n| e.name == n) && authz.read(Kind::Event, &e.name))
             .cloned()
             .collect();
         let index = list.last().map_or(1, UserEvent::index);

@@ -24,6 +24,7 @@ pub(crate) struct Pending {
     pub(crate) events: bool,
     pub(crate) operator: bool,
     pub(crate) queries: bool,
+    pub(crate) acls: bool,
 }
 
 impl Pending {
@@ -45,6 +46,8 @@ pub(crate) enum Target {
     Operator,
     /// Prepared queries.
     Queries,
+    /// ACL tokens.
+    Acls,
 }
 
 /// Subscriptions, by target.
@@ -57,6 +60,7 @@ pub(crate) struct Hub {
     events: Arc<Notify>,
     operator: Arc<Notify>,
     queries: Arc<Notify>,
+    acls: Arc<Notify>,
     sweep_at: usize,
 }
 
@@ -70,6 +74,7 @@ impl Hub {
             Target::Events => self.events.clone(),
             Target::Operator => self.operator.clone(),
             Target::Queries => self.queries.clone(),
+            Target::Acls => self.acls.clone(),
             Target::KvKey(k) => {
                 if let Some(n) = self.keys.get(k).and_then(Weak::upgrade) {
                     return n;
@@ -116,6 +121,9 @@ impl Hub {
         }
         if p.queries {
             self.queries.notify_waiters();
+        }
+        if p.acls {
+            self.acls.notify_waiters();
         }
         for key in &p.kv_keys {
             if let Some(n) = self.keys.get(key).and_then(Weak::upgrade) {

@@ -12,3 +12,4 @@ mod t06_catalog_register;
 mod t07_agent_operator;
 mod t08_query_options;
 mod t09_prepared_queries;
+mod t10_acl;

@@ -9,8 +9,10 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
+use super::super::authz::{check_service, denied, may_write_check};
 use super::super::gojson::{Fields, decode_first, expect_object};
 use super::super::{Req, bad_request, empty, server_error};
+use crate::policy::Kind;
 use crate::state::catalog::{CheckKind, CheckSpec, ServiceSpec};
 
 /// Consul's `FixupCheckType`: duration fields given as strings are parsed
@@ -298,6 +300,9 @@ pub(crate) fn register_service(req: &Req) -> Response {
         });
     }
     let shared = &req.state.shared;
+    if !req.authz.write(Kind::Service, &spec.name) {
+        return denied();
+    }
     if let Err(r) = scripts_allowed(req, spec.checks.iter()) {
         return r;
     }
@@ -324,6 +329,9 @@ fn scripts_allowed<'a>(
 }
 
 pub(crate) fn deregister_service(req: &Req) -> Response {
+    if !may_write_check(req, &req.rest) {
+        return denied();
+    }
     let shared = &req.state.shared;
     shared
         .lock()
@@ -371,6 +379,9 @@ pub(crate) fn register_check(req: &Req) -> Response {
         kind,
     };
     let shared = &req.state.shared;
+    if !may_write_check(req, &spec.service_id) {
+        return denied();
+    }
     if let Err(r) = scripts_allowed(req, std::iter::once(&spec)) {
         return r;
     }
@@ -387,6 +398,9 @@ pub(crate) fn register_check(req: &Req) -> Response {
 }
 
 pub(crate) fn deregister_check(req: &Req) -> Response {
+    if !may_write_check(req, &check_service(req, &req.rest)) {
+        return denied();
+    }
     let shared = &req.state.shared;
     shared
         .lock()
@@ -421,6 +435,9 @@ pub(crate) fn ttl_update(req: &Req, status: Option<HealthStatus>) -> Response {
             }
         }
     };
+    if !may_write_check(req, &check_service(req, &req.rest)) {
+        return denied();
+    }
     let shared = &req.state.shared;
     let result =
         shared

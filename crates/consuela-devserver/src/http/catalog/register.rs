@@ -6,8 +6,10 @@ use consuela_wire::HealthStatus;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::super::authz::denied;
 use super::super::gojson::{Fields, decode_first, expect_object};
 use super::super::{Req, bad_request, json, server_error};
+use crate::policy::Kind;
 use crate::state::catalog::{
     CatalogDeregistration, CatalogRegistration, CheckKind, CheckSpec, NodeSpec, ServiceSpec,
 };
@@ -179,6 +181,13 @@ pub(crate) fn register(req: &Req) -> Response {
     if let Err(r) = check_body_dc(req, dc) {
         return r;
     }
+    let service_ok = reg
+        .service
+        .as_ref()
+        .is_none_or(|s| req.authz.write(Kind::Service, &s.name));
+    if !(service_ok && req.authz.write(Kind::Node, &reg.node.name)) {
+        return denied();
+    }
     let shared = &req.state.shared;
     let result = shared
         .lock()
@@ -207,6 +216,9 @@ pub(crate) fn deregister(req: &Req) -> Response {
     }
     if let Err(r) = check_body_dc(req, dc) {
         return r;
+    }
+    if !req.authz.write(Kind::Node, &dereg.node) {
+        return denied();
     }
     let shared = &req.state.shared;
     let result = shared
