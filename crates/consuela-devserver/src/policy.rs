@@ -214,7 +214,10 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize, usize)>, String> {
                 loop {
                     match chars.next() {
                         None => {
-                            return Err(format!("At {}:{}: literal not terminated", here.0, here.1));
+                            return Err(format!(
+                                "At {}:{}: literal not terminated",
+                                here.0, here.1
+                            ));
                         }
                         Some('"') => break,
                         Some('\\') => match chars.next() {
