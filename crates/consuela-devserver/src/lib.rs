@@ -50,8 +50,10 @@
 //! - One global Raft-like index; every write (a KV op, a txn, a session
 //!   create/destroy, an invalidation, a catalog change, an autopilot update)
 //!   is one atomic step at the next index. Table indexes (KV incl.
-//!   tombstones, sessions, catalog, coordinates) feed `X-Consul-Index` as in
-//!   Consul. Deleted keys leave tombstones so prefix indexes never go
+//!   tombstones, sessions, the catalog's `nodes`, `services`, `checks` and
+//!   per-service rows, coordinates, prepared queries, ACLs) feed
+//!   `X-Consul-Index` as in Consul 1.0.8: each read reports the tables it
+//!   reads, so a blocking read returns only when they change. Deleted keys leave tombstones so prefix indexes never go
 //!   backwards.
 //! - Blocking queries honour `index`/`wait` (default 5 min, max 10 min, plus up
 //!   to wait/16 of jitter) and wake only on changes to what they read. The

@@ -43,6 +43,11 @@ impl NodeMetaFilter {
         })
     }
 
+    /// Whether there is no filter at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether the named node exists and matches.
     pub(crate) fn matches_node(&self, c: &Catalog, name: &str) -> bool {
         c.nodes.get(name).is_some_and(|n| self.matches(n))
@@ -51,12 +56,12 @@ impl NodeMetaFilter {
 
 /// A blocking catalog (or health) read, in Consul's order: query options,
 /// then the name the path must carry (`missing`: the 400 text when it is
-/// empty), then the datacenter. `eval` returns the body and an index
-/// override (`None`: the catalog table index).
+/// empty), then the datacenter. `eval` returns the body and its index (the
+/// catalog table the read looks at).
 pub(crate) async fn catalog_read_value<T>(
     req: &Req,
     missing: Option<&'static str>,
-    eval: impl Fn(&Inner) -> (T, Option<u64>),
+    eval: impl Fn(&Inner) -> (T, u64),
 ) -> Result<(Read<T>, QueryOpts), Response> {
     let opts = QueryOpts::parse(&req.query)?;
     if let Some(msg) = missing
@@ -69,7 +74,7 @@ pub(crate) async fn catalog_read_value<T>(
         let (value, index) = eval(g);
         Read {
             value,
-            index: index.unwrap_or_else(|| g.catalog_index()),
+            index,
             found: true,
         }
     })
@@ -81,7 +86,7 @@ pub(crate) async fn catalog_read_value<T>(
 pub(crate) async fn catalog_read<T: Serialize>(
     req: &Req,
     missing: Option<&'static str>,
-    eval: impl Fn(&Inner) -> (T, Option<u64>),
+    eval: impl Fn(&Inner) -> (T, u64),
 ) -> Response {
     match catalog_read_value(req, missing, eval).await {
         Ok((read, opts)) => with_meta(json(&read.value), read.index, Some(opts.consistency())),
@@ -125,7 +130,7 @@ pub(crate) async fn catalog_service(req: Req) -> Response {
                 })
             })
             .collect();
-        (list, None)
+        (list, g.catalog_service_index(&name))
     })
     .await
 }
@@ -147,7 +152,13 @@ pub(crate) async fn catalog_services(req: Req) -> Response {
                 }
             }
         }
-        (out, None)
+        // A node-meta filter reads the nodes table too.
+        let index = if meta.is_empty() {
+            g.services_index()
+        } else {
+            g.services_index().max(g.nodes_index())
+        };
+        (out, index)
     })
     .await
 }
@@ -163,7 +174,7 @@ pub(crate) async fn catalog_nodes(req: Req) -> Response {
             .filter(|(n, r)| meta.matches(r) && authz.read(Kind::Node, n))
             .map(|(n, r)| c.node_wire(n, r))
             .collect();
-        (list, None)
+        (list, g.nodes_index())
     })
     .await
 }
@@ -174,7 +185,7 @@ pub(crate) async fn catalog_node(req: Req) -> Response {
         let c = &g.catalog;
         let Some(node) = c.nodes.get(&name) else {
             // Consul answers `null` with index 0 for an unknown node.
-            return (None, Some(0));
+            return (None, 0);
         };
         let services = c
             .node_services(&name)
@@ -185,7 +196,7 @@ pub(crate) async fn catalog_node(req: Req) -> Response {
                 node: c.node_wire(&name, node),
                 services,
             }),
-            None,
+            g.node_index(),
         )
     })
     .await

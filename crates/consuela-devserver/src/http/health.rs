@@ -26,10 +26,11 @@ pub(crate) async fn health_service(req: Req) -> Response {
     let read = catalog_read_value(&req, Some("Missing service name"), |g| {
         let c = &g.catalog;
         if !authz.read(Kind::Service, &name) {
-            return (Vec::new(), None);
+            return (Vec::new(), g.health_service_index(&name));
         }
         let keep = |n: &str| meta.matches_node(c, n) && authz.read(Kind::Node, n);
-        (c.health_entries(&name, tag.as_deref(), keep), None)
+        let entries = c.health_entries(&name, tag.as_deref(), keep);
+        (entries, g.health_service_index(&name))
     })
     .await;
     let (mut read, opts) = match read {
@@ -64,7 +65,7 @@ fn checks_where(
     authz: Authz,
     meta: NodeMetaFilter,
     pred: impl Fn(&AgentCheck) -> bool + Send,
-) -> impl Fn(&Inner) -> (Vec<AgentCheck>, Option<u64>) {
+) -> impl Fn(&Inner) -> (Vec<AgentCheck>, u64) {
     move |g: &Inner| {
         let c = &g.catalog;
         let list: Vec<AgentCheck> = c
@@ -75,7 +76,7 @@ fn checks_where(
             .filter(|ch| ch.service_id.is_empty() || authz.read(Kind::Service, &ch.service_name))
             .filter(|ch| pred(ch))
             .collect();
-        (list, None)
+        (list, g.checks_index())
     }
 }
 

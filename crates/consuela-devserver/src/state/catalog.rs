@@ -10,6 +10,7 @@
 //! status changes (TTL, runners).
 
 mod agent;
+mod index;
 mod register;
 mod status;
 
@@ -147,6 +148,7 @@ pub(crate) struct Catalog {
     pub(crate) nodes: BTreeMap<String, NodeRecord>,
     pub(crate) services: BTreeMap<RowKey, ServiceRecord>,
     pub(crate) checks: BTreeMap<RowKey, CheckRecord>,
+    pub(crate) indexes: index::CatalogIndexes,
 }
 
 /// A check to register (decoded and validated by the HTTP layer).
@@ -375,7 +377,8 @@ impl Inner {
                     modify_index: idx,
                 },
             );
-            self.index.catalog = idx;
+            self.touch_nodes();
+            self.touch_checks(&name, "");
             self.end_write();
         }
         let idx = self.index.write();
@@ -394,21 +397,8 @@ impl Inner {
                 modify_index: idx,
             },
         );
-        self.index.catalog = idx;
+        self.touch_service("consul");
         self.end_write();
-    }
-
-    /// `X-Consul-Index` of catalog and health reads.
-    pub(crate) fn catalog_index(&self) -> u64 {
-        self.index.catalog.max(1)
-    }
-
-    /// Marks the current write as a catalog change.
-    fn touch_catalog(&mut self) -> u64 {
-        let idx = self.index.write();
-        self.index.catalog = idx;
-        self.pending.catalog = true;
-        idx
     }
 
     /// Inserts (or replaces) a check row at `idx`, arming its TTL timer or
@@ -451,6 +441,8 @@ impl Inner {
             CheckKind::Serf | CheckKind::Static => {}
         }
         let critical = spec.status.is_none_or(|s| s == HealthStatus::Critical);
+        // Inserted checks move the checks table and their service's row.
+        self.touch_checks(node, &spec.service_id);
         self.catalog.checks.insert(
             key.clone(),
             CheckRecord {
@@ -489,10 +481,10 @@ impl Inner {
     /// Removes a check (a catalog write) and invalidates the sessions bound
     /// to it. `false` if there was no such check.
     fn remove_check(&mut self, key: &RowKey, now: Instant, cfg: &DevServerConfig) -> bool {
-        if self.remove_check_row(key).is_none() {
+        let Some(old) = self.remove_check_row(key) else {
             return false;
-        }
-        self.touch_catalog();
+        };
+        self.touch_checks(&key.0, &old.service_id);
         self.invalidate_sessions_for_check(&key.0, &key.1, now, cfg);
         true
     }
@@ -500,10 +492,10 @@ impl Inner {
     /// Removes a service and its checks (one catalog write), invalidating
     /// sessions bound to those checks. `false` if there was no such service.
     fn remove_service(&mut self, key: &RowKey, now: Instant, cfg: &DevServerConfig) -> bool {
-        if self.catalog.services.remove(key).is_none() {
+        let Some(old) = self.catalog.services.remove(key) else {
             return false;
-        }
-        self.touch_catalog();
+        };
+        self.touch_service(&old.name);
         let checks: Vec<RowKey> = range_of(&self.catalog.checks, &key.0)
             .filter(|(_, c)| c.service_id == key.1)
             .map(|(k, _)| k.clone())
@@ -511,6 +503,7 @@ impl Inner {
         for c in checks {
             self.remove_check(&c, now, cfg);
         }
+        self.forget_service_if_gone(&old.name);
         true
     }
 }

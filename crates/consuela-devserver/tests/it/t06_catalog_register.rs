@@ -233,3 +233,35 @@ async fn node_meta_filters_and_passing_order_follow_consul() {
     assert_eq!(names(&passing, "/Node/Node"), ["n3", "n2"]);
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_read_reports_the_table_it_reads() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    for id in ["a", "b"] {
+        let body = json!({"ID": id, "Name": id, "Check": {"TTL": "30s", "Status": "passing"}});
+        h.put("/v1/agent/service/register", body.to_string()).await;
+    }
+    let a = h.get("/v1/health/service/a").await.index.unwrap();
+    let nodes = h.get("/v1/catalog/nodes").await.index.unwrap();
+    // A check of b changes: b's row and the checks table move, a's and the
+    // nodes table do not, so a blocking read of a keeps waiting.
+    let blocked = {
+        let h = h.clone();
+        tokio::spawn(async move {
+            h.get(&format!("/v1/health/service/a?index={a}&wait=300ms"))
+                .await
+        })
+    };
+    h.put("/v1/agent/check/fail/service:b", "").await;
+    let b = h.get("/v1/health/service/b").await.index.unwrap();
+    assert!(b > a);
+    assert_eq!(h.get("/v1/health/state/critical").await.index, Some(b));
+    assert_eq!(
+        blocked.await.unwrap().index,
+        Some(a),
+        "a's read was not answered by b's write"
+    );
+    assert_eq!(h.get("/v1/catalog/nodes").await.index, Some(nodes));
+    srv.shutdown().await;
+}

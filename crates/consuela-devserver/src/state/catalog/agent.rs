@@ -23,7 +23,7 @@ impl Inner {
     ) -> Vec<RunnerSpawn> {
         let node = self.catalog.agent_node.clone();
         let key = (node.clone(), spec.id.clone());
-        let idx = self.touch_catalog();
+        let idx = self.touch_service(&spec.name);
         let mut spawns = Vec::new();
         let create_index = self
             .catalog
@@ -87,7 +87,7 @@ impl Inner {
             ));
         }
         let node = self.catalog.agent_node.clone();
-        let idx = self.touch_catalog();
+        let idx = self.touch_checks(&node, &spec.service_id);
         let mut spawns = Vec::new();
         self.insert_check(&node, spec, Origin::Agent, idx, now, cfg, &mut spawns);
         Ok(spawns)
@@ -195,7 +195,7 @@ impl Inner {
             service_id: check.service_id,
             kind: CheckKind::Static,
         };
-        let idx = self.touch_catalog();
+        let idx = self.touch_checks(&node, &spec.service_id);
         let mut spawns = Vec::new();
         self.insert_check(&node, spec, Origin::Agent, idx, now, cfg, &mut spawns);
     }

@@ -238,7 +238,7 @@ impl Inner {
             return;
         }
         let create_index = existing.map(|n| n.create_index);
-        let idx = self.touch_catalog();
+        let idx = self.touch_nodes();
         self.catalog.nodes.insert(
             spec.name,
             NodeRecord {
@@ -279,7 +279,7 @@ impl Inner {
                 return;
             }
         }
-        let idx = self.touch_catalog();
+        let idx = self.touch_service(&row.name);
         if row.create_index == 0 {
             row.create_index = idx;
         }
@@ -293,7 +293,7 @@ impl Inner {
             Some(o @ (Origin::Agent | Origin::Builtin)) => o,
             _ => Origin::Catalog,
         };
-        let idx = self.touch_catalog();
+        let idx = self.touch_checks(node, &spec.service_id);
         let mut spawns = Vec::new();
         self.insert_check(node, spec, origin, idx, now, cfg, &mut spawns);
         debug_assert!(spawns.is_empty(), "catalog checks have no runners");
@@ -334,7 +334,7 @@ impl Inner {
                 self.remove_check(key, now, cfg);
             }
             Some(Origin::Agent | Origin::Builtin) => {
-                self.touch_catalog();
+                self.touch_checks(&key.0, "");
                 self.invalidate_sessions_for_check(&key.0, &key.1, now, cfg);
             }
         }
@@ -347,7 +347,7 @@ impl Inner {
                 self.remove_service(key, now, cfg);
             }
             Some(Origin::Agent | Origin::Builtin) => {
-                self.touch_catalog();
+                self.touch_checks(&key.0, &key.1);
                 let checks: Vec<RowKey> = range_of(&self.catalog.checks, &key.0)
                     .filter(|(_, c)| c.service_id == key.1)
                     .map(|(k, _)| k.clone())
@@ -363,7 +363,7 @@ impl Inner {
         let Some(origin) = self.catalog.nodes.get(node).map(|n| n.origin) else {
             return;
         };
-        self.touch_catalog();
+        self.touch_nodes();
         let services: Vec<RowKey> = range_of(&self.catalog.services, node)
             .filter(|(_, s)| s.origin == Origin::Catalog)
             .map(|(k, _)| k.clone())

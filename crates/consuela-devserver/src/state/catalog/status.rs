@@ -48,7 +48,8 @@ impl Inner {
             return;
         }
         c.status = status;
-        let idx = self.touch_catalog();
+        let service_id = c.service_id.clone();
+        let idx = self.touch_checks(node, &service_id);
         if let Some(c) = self.catalog.checks.get_mut(&key) {
             c.modify_index = idx;
         }
