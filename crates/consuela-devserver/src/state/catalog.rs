@@ -75,6 +75,24 @@ pub(crate) struct ServiceRecord {
     pub(crate) modify_index: u64,
 }
 
+impl ServiceRecord {
+    /// A row for `spec`, indexes to be set by the caller.
+    pub(crate) fn new(spec: ServiceSpec, origin: Origin) -> Self {
+        Self {
+            id: spec.id,
+            name: spec.name,
+            tags: spec.tags,
+            address: spec.address,
+            meta: spec.meta,
+            port: spec.port,
+            enable_tag_override: spec.enable_tag_override,
+            origin,
+            create_index: 0,
+            modify_index: 0,
+        }
+    }
+}
+
 /// How a check gets its status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CheckKind {

@@ -288,18 +288,9 @@ impl Inner {
         now: Instant,
         cfg: &DevServerConfig,
     ) {
-        let doomed: Vec<SessionId> = self
-            .sessions
-            .by_id
-            .values()
-            .filter(|s| {
-                s.entry.node.as_str() == node && s.entry.checks.iter().any(|c| c.as_str() == check)
-            })
-            .map(|s| s.entry.id.clone())
-            .collect();
-        for id in doomed {
-            self.invalidate_session(&id, now, cfg);
-        }
+        self.invalidate_sessions_where(now, cfg, |s| {
+            s.node.as_str() == node && s.checks.iter().any(|c| c.as_str() == check)
+        });
     }
 
     /// Invalidates every session on `node` (its catalog entry is going away).
@@ -309,14 +300,23 @@ impl Inner {
         now: Instant,
         cfg: &DevServerConfig,
     ) {
-        let doomed: Vec<SessionId> = self
+        self.invalidate_sessions_where(now, cfg, |s| s.node.as_str() == node);
+    }
+
+    fn invalidate_sessions_where(
+        &mut self,
+        now: Instant,
+        cfg: &DevServerConfig,
+        doomed: impl Fn(&SessionEntry) -> bool,
+    ) {
+        let ids: Vec<SessionId> = self
             .sessions
             .by_id
             .values()
-            .filter(|s| s.entry.node.as_str() == node)
+            .filter(|s| doomed(&s.entry))
             .map(|s| s.entry.id.clone())
             .collect();
-        for id in doomed {
+        for id in ids {
             self.invalidate_session(&id, now, cfg);
         }
     }

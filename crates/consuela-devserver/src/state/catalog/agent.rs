@@ -17,7 +17,7 @@ impl Inner {
     /// `PUT /v1/agent/service/register`.
     pub(crate) fn register_service(
         &mut self,
-        spec: ServiceSpec,
+        mut spec: ServiceSpec,
         now: Instant,
         cfg: &DevServerConfig,
     ) -> Vec<RunnerSpawn> {
@@ -31,33 +31,27 @@ impl Inner {
             .get(&key)
             .map_or(idx, |s| s.create_index);
         let new_ids: Vec<String> = spec.checks.iter().map(|c| c.id.clone()).collect();
-        self.catalog.services.insert(
-            key,
-            ServiceRecord {
-                id: spec.id.clone(),
-                name: spec.name,
-                tags: spec.tags,
-                address: spec.address,
-                meta: spec.meta,
-                port: spec.port,
-                enable_tag_override: spec.enable_tag_override,
-                origin: Origin::Agent,
-                create_index,
-                modify_index: idx,
-            },
+        let (checks, replace) = (
+            std::mem::take(&mut spec.checks),
+            spec.replace_existing_checks,
         );
-        if spec.replace_existing_checks {
+        let service_id = spec.id.clone();
+        let mut row = ServiceRecord::new(spec, Origin::Agent);
+        row.create_index = create_index;
+        row.modify_index = idx;
+        self.catalog.services.insert(key, row);
+        if replace {
             let stale: Vec<String> = self
                 .catalog
                 .agent_checks()
-                .filter(|c| c.service_id == spec.id && !new_ids.contains(&c.id))
+                .filter(|c| c.service_id == service_id && !new_ids.contains(&c.id))
                 .map(|c| c.id.clone())
                 .collect();
             for c in stale {
                 self.deregister_check(&c, now, cfg);
             }
         }
-        for c in spec.checks {
+        for c in checks {
             self.insert_check(&node, c, Origin::Agent, idx, now, cfg, &mut spawns);
         }
         spawns

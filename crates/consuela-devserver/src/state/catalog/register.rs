@@ -260,18 +260,7 @@ impl Inner {
             Some(o @ (Origin::Agent | Origin::Builtin)) => o,
             _ => Origin::Catalog,
         };
-        let mut row = ServiceRecord {
-            id: spec.id,
-            name: spec.name,
-            tags: spec.tags,
-            address: spec.address,
-            meta: spec.meta,
-            port: spec.port,
-            enable_tag_override: spec.enable_tag_override,
-            origin,
-            create_index: 0,
-            modify_index: 0,
-        };
+        let mut row = ServiceRecord::new(spec, origin);
         if let Some(old) = existing {
             row.create_index = old.create_index;
             row.modify_index = old.modify_index;
