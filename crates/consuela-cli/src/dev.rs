@@ -10,11 +10,13 @@ use consuela_devserver::{DevServer, DevServerConfig};
 /// Run a Consul-compatible development server (like `consul agent -dev`).
 ///
 /// Sessions, KV, locks with lock-delay, transactions, blocking queries, agent
-/// services and checks, health and catalog, as a real Consul agent answers
-/// them. State lives in memory. Binds loopback unless told otherwise.
+/// services, checks and maintenance, catalog registration, health, events,
+/// prepared queries, legacy ACLs, operator and coordinates, as a Consul
+/// 1.0.8 dev agent answers them. State lives in memory. Binds loopback
+/// unless told otherwise; exits on `PUT /v1/agent/leave`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  consuela dev\n  consuela dev --listen 127.0.0.1:0 --node consul0 --node consul1 --node consul2\n  consuela dev --acl-token s3cr3t"
+    after_help = "Examples:\n  consuela dev\n  consuela dev --listen 127.0.0.1:0 --node consul0 --node consul1 --node consul2\n  consuela dev --acl-token s3cr3t\n  consuela dev --acl-token s3cr3t --acl-default-policy allow --enable-script-checks"
 )]
 pub(crate) struct DevArgs {
     /// Address to listen on; port 0 picks a free port.
@@ -26,7 +28,7 @@ pub(crate) struct DevArgs {
     /// The agent's own node name.
     #[arg(long, default_value = "consuela-dev")]
     node_name: String,
-    /// Require this management ACL token on every request.
+    /// Turn on the legacy ACL system with this master (management) token.
     #[arg(
         long,
         value_name = "TOKEN",
