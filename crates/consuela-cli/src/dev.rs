@@ -28,6 +28,9 @@ pub(crate) struct DevArgs {
     /// The agent's own node name.
     #[arg(long, default_value = "consuela-dev")]
     node_name: String,
+    /// The agent's node id (a UUID; random by default).
+    #[arg(long, value_name = "UUID")]
+    node_id: Option<String>,
     /// Turn on the legacy ACL system with this master (management) token.
     #[arg(
         long,
@@ -40,6 +43,10 @@ pub(crate) struct DevArgs {
     /// (Consul's acl_default_policy; Consul defaults to allow).
     #[arg(long, value_enum, default_value_t = AclDefault::Deny)]
     acl_default_policy: AclDefault,
+    /// With --acl-token: enforce node, session and agent rules (Consul's
+    /// acl_enforce_version_8).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    acl_enforce_version_8: bool,
     /// Allow script checks (`Script`/`Args`): they run commands on this host,
     /// as Consul's `enable_script_checks`.
     #[arg(long)]
@@ -59,10 +66,12 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         .with_extra_nodes(args.nodes);
     config.acl_token = args.acl_token;
     config.acl_default_allow = args.acl_default_policy == AclDefault::Allow;
+    config.acl_enforce_version_8 = args.acl_enforce_version_8;
+    config.node_id = args.node_id;
     config.enable_script_checks = args.enable_script_checks;
     let server = DevServer::bind(config, args.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot start the dev server on {}", args.listen))?;
     // The first line is machine-read (CI, scripts): keep its shape.
     let mut out = std::io::stdout().lock();
     writeln!(out, "consuela dev listening on {}", server.url())?;

@@ -15,6 +15,8 @@ pub struct DevServerConfig {
     /// The agent's node name (`Config.NodeName`, default session node).
     /// Default `consuela-dev`.
     pub node_name: String,
+    /// The agent's node id (a UUID, Consul's `node_id`). Default: random.
+    pub node_id: Option<String>,
     /// More catalog nodes, each with a passing `serfHealth` check, so tests can
     /// bind sessions to e.g. `consul0`, `consul1`, `consul2`. Default none.
     pub extra_nodes: Vec<String>,
@@ -32,6 +34,10 @@ pub struct DevServerConfig {
     /// Consul's default is allow) denies, so that the anonymous token can do
     /// nothing and tests see every missing token.
     pub acl_default_allow: bool,
+    /// With ACLs on, whether node, session and agent rules are enforced and
+    /// node lists filtered (Consul's `acl_enforce_version_8`). Default
+    /// `true`, as in Consul 1.0.
+    pub acl_enforce_version_8: bool,
     /// Shortest session TTL accepted (Consul's `session_ttl_min`). Default 10 s.
     pub session_ttl_min: Duration,
     /// Longest session TTL accepted. Default 24 h.
@@ -70,10 +76,12 @@ impl Default for DevServerConfig {
     fn default() -> Self {
         Self {
             node_name: "consuela-dev".to_owned(),
+            node_id: None,
             extra_nodes: Vec::new(),
             datacenter: "dc1".to_owned(),
             acl_token: None,
             acl_default_allow: false,
+            acl_enforce_version_8: true,
             session_ttl_min: Duration::from_secs(10),
             session_ttl_max: Duration::from_secs(24 * 3600),
             session_ttl_multiplier: 2.0,
@@ -141,6 +149,11 @@ impl DevServerConfig {
         }
         if self.datacenter.is_empty() {
             return bad("datacenter must not be empty");
+        }
+        if let Some(id) = &self.node_id
+            && (id.len() != 36 || uuid::Uuid::parse_str(id).is_err())
+        {
+            return bad("node_id must be a UUID");
         }
         if self.session_ttl_min.is_zero() || self.session_ttl_min > self.session_ttl_max {
             return bad("need 0 < session_ttl_min <= session_ttl_max");

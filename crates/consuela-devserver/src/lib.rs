@@ -30,20 +30,20 @@
 //! |---|---|
 //! | KV, txn | `/v1/kv/*`, `/v1/txn` |
 //! | Sessions | `/v1/session/{create,destroy/,renew/,info/,node/,list}` |
-//! | Agent | `/v1/agent/{self,members,services,checks,maintenance,reload,leave,force-leave/,monitor,metrics}`, `/v1/agent/service/{register,deregister/,maintenance/}`, `/v1/agent/check/{register,deregister/,pass/,warn/,fail/,update/}` |
+//! | Agent | `/v1/agent/{self,members,services,checks,maintenance,reload,join/,leave,force-leave/,monitor,metrics}`, `/v1/agent/service/{register,deregister/,maintenance/}`, `/v1/agent/check/{register,deregister/,pass/,warn/,fail/,update/}` |
 //! | Catalog | `/v1/catalog/{register,deregister,datacenters,nodes,services,service/,node/}` |
 //! | Health | `/v1/health/{node/,checks/,service/,state/}` |
 //! | Events | `/v1/event/fire/`, `/v1/event/list` |
-//! | Operator | `/v1/operator/autopilot/{configuration,health}`, `/v1/operator/raft/configuration` |
+//! | Operator | `/v1/operator/autopilot/{configuration,health}`, `/v1/operator/raft/{configuration,peer}` |
 //! | Coordinates | `/v1/coordinate/{datacenters,nodes,node/,update}` |
 //! | Status | `/v1/status/{leader,peers}` |
 //! | Prepared queries | `/v1/query`, `/v1/query/:id`, `/v1/query/:id-or-name/{execute,explain}` (with `name_prefix_match` templates) |
 //! | ACL | `/v1/acl/{bootstrap,create,update,destroy/,info/,clone/,list,replication}`, `/v1/agent/token/` (401 `ACL support disabled` with ACLs off) |
 //!
 //! Left out, answering 404 with an empty body as Consul answers an unknown
-//! path: snapshots (`/v1/snapshot`), the keyring (`/v1/operator/keyring`), `/v1/agent/join/`,
-//! `/v1/operator/raft/peer`, the UI's `/v1/internal/ui/*`, and everything
-//! newer than 1.0.8 (connect, the 1.4 ACL system, config entries).
+//! path: snapshots (`/v1/snapshot`), the keyring (`/v1/operator/keyring`),
+//! the UI's `/v1/internal/ui/*`, and everything newer than 1.0.8 (connect,
+//! the 1.4 ACL system, config entries).
 //!
 //! # Behaviour
 //!
@@ -81,8 +81,12 @@
 //!   the last 256 are kept.
 //! - `PUT /v1/agent/leave` answers, then shuts the server down
 //!   ([`DevServer::stopped`] resolves; `consuela dev` exits).
-//! - `/v1/agent/monitor` streams the server's own log lines (`http: Request
-//!   ...` at DEBUG, agent messages at INFO), with `?token=` hidden.
+//! - `/v1/agent/monitor` replays the recent INFO-and-above lines (the last
+//!   512, as Consul's log writer keeps them; startup says the server leads),
+//!   then streams the server's own log lines as they come (`http: Request
+//!   ...` at DEBUG), with `?token=` hidden.
+//! - `agent/join` succeeds for the agent's own address and fails to reach
+//!   any other; `operator/raft/peer` finds no peer but this server.
 //! - Prepared queries resolve by id, name (case-insensitively) or the longest
 //!   template name prefix; executing one filters out critical instances (and
 //!   non-passing ones with `OnlyPassing`), applies node meta and `!tag`

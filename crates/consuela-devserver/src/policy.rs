@@ -311,13 +311,21 @@ pub(crate) enum Authz {
     /// ACLs off, or a management token: everything.
     All,
     /// A client token (or the anonymous one) on top of the default policy.
-    Rules { policy: Policy, default_allow: bool },
+    /// Without `enforce_v8`, node, session and agent rules are not checked.
+    Rules {
+        policy: Policy,
+        default_allow: bool,
+        enforce_v8: bool,
+    },
 }
 
 impl Authz {
     fn level(&self, kind: Kind, name: &str) -> Option<Option<Level>> {
         match self {
             Self::All => None,
+            Self::Rules {
+                enforce_v8: false, ..
+            } if matches!(kind, Kind::Node | Kind::Session | Kind::Agent) => None,
             Self::Rules { policy, .. } => Some(
                 policy
                     .prefixes
@@ -364,6 +372,7 @@ impl Authz {
             Self::Rules {
                 policy,
                 default_allow,
+                ..
             } => match policy.operator {
                 Some(l) if write => l == Level::Write,
                 Some(l) => l != Level::Deny,
@@ -400,6 +409,7 @@ mod tests {
         let a = Authz::Rules {
             policy: Policy::parse(RULES).unwrap(),
             default_allow: false,
+            enforce_v8: true,
         };
         assert!(a.read(Kind::Key, "foo") && !a.write(Kind::Key, "foo"));
         assert!(!a.read(Kind::Key, "private/x"));

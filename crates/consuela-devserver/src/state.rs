@@ -253,7 +253,10 @@ impl ServerState {
     /// Outside a Tokio runtime.
     pub fn new(config: DevServerConfig) -> Self {
         let identity = Identity {
-            node_id: uuid::Uuid::new_v4().to_string(),
+            node_id: config
+                .node_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             address: "127.0.0.1".to_owned(),
             server_port: 18300,
             started: std::time::SystemTime::now(),
@@ -293,6 +296,7 @@ impl ServerState {
             left: AtomicBool::new(false),
         });
         let state = Self { shared };
+        state.log_startup();
         let task = state.clone();
         state
             .shared
@@ -314,6 +318,22 @@ impl ServerState {
     /// Writes a line to the server's log (`/v1/agent/monitor`, `tracing`).
     pub(crate) fn log(&self, level: log::Level, msg: &str) {
         self.shared.log.write(level, msg);
+    }
+
+    /// What a dev agent logs as it becomes the leader of its own cluster.
+    fn log_startup(&self) {
+        let s = &self.shared;
+        let addr = s.identity.server_addr();
+        let node = &s.config.node_name;
+        for line in [
+            format!("raft: Node at {addr} [Leader] entering Leader state"),
+            "consul: cluster leadership acquired".to_owned(),
+            format!("consul: New leader elected: {node}"),
+            format!("consul: member '{node}' joined, marking health alive"),
+            "agent: Synced node info".to_owned(),
+        ] {
+            self.log(log::Level::Info, &line);
+        }
     }
 
     /// `PUT /v1/agent/leave`: the agent leaves the cluster and shuts down.

@@ -126,6 +126,25 @@ pub(crate) fn leave(req: &Req) -> Response {
     empty(StatusCode::OK)
 }
 
+/// `PUT /v1/agent/join/:addr[?wan=1]`: a single node joins only itself; any
+/// other address cannot be reached.
+pub(crate) fn join(req: &Req) -> Response {
+    let ours = &req.state.shared.identity.address;
+    let addr = req.rest.as_str();
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    if host == ours || host == "localhost" {
+        return empty(StatusCode::OK);
+    }
+    let with_port = if addr.contains(':') {
+        addr.to_owned()
+    } else {
+        format!("{addr}:{}", member::SERF_LAN_PORT)
+    };
+    super::server_error(format!(
+        "1 error(s) occurred:\n\n* Failed to join {addr}: dial tcp {with_port}: connect: connection refused"
+    ))
+}
+
 /// `PUT /v1/agent/force-leave/:node`: a single node has no failed members
 /// to remove; Consul answers 200 for unknown nodes too.
 pub(crate) fn force_leave(req: &Req) -> Response {

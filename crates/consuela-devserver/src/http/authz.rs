@@ -66,6 +66,7 @@ pub(crate) fn resolve(
         // Rules were validated when the token was written.
         policy: Policy::parse(&acl.rules).unwrap_or_default(),
         default_allow: cfg.acl_default_allow,
+        enforce_v8: cfg.acl_enforce_version_8,
     })
 }
 
@@ -88,7 +89,7 @@ pub(crate) fn check_route(
         Route::Kv => authz.write(Kind::Key, rest),
         Route::EventFire => authz.write(Kind::Event, rest),
         Route::AgentSelf | Route::AgentMonitor | Route::AgentMetrics => authz.read(Kind::Agent, ""),
-        Route::AgentReload | Route::AgentLeave | Route::AgentForceLeave => {
+        Route::AgentReload | Route::AgentLeave | Route::AgentForceLeave | Route::AgentJoin => {
             authz.write(Kind::Agent, "")
         }
         Route::AgentMaintenance => authz.write(Kind::Node, ""),

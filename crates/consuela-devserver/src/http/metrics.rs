@@ -45,26 +45,40 @@ pub(crate) fn metrics(req: &Req) -> Response {
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
         t.year, t.month, t.day, t.hour, t.minute, t.second
     );
-    let (sessions, services) = {
-        let g = s.lock();
-        (g.sessions.by_id.len(), g.catalog.services.len())
-    };
-    let prefix = s.config.node_name.as_str();
+    let sessions = s.lock().sessions.by_id.len();
     let gauge = |name: &str, value: usize| Gauge {
-        name: name.replace("NODE", prefix),
+        name: name.to_owned(),
         #[allow(clippy::cast_precision_loss)]
         value: value as f64,
         labels: serde_json::Map::new(),
     };
+    // Names as an agent with `telemetry.disable_hostname` reports them; the
+    // memory figures are this process's, not a Go heap's.
+    let (alloc, sys) = memory();
     json(&Summary {
         timestamp,
         gauges: vec![
-            gauge("consul.NODE.runtime.num_goroutines", s.tracker.len() + 8),
-            gauge("consul.consul.session.count", sessions),
-            gauge("consul.consul.catalog.services", services),
+            gauge("consul.runtime.alloc_bytes", alloc),
+            gauge("consul.runtime.heap_objects", 0),
+            gauge("consul.runtime.num_goroutines", s.tracker.len() + 8),
+            gauge("consul.runtime.sys_bytes", sys),
+            gauge("consul.session_ttl.active", sessions),
         ],
         points: Vec::new(),
         counters: Vec::new(),
         samples: Vec::new(),
     })
+}
+
+/// Resident and virtual memory of this process (Linux `/proc/self/statm`),
+/// in bytes; zeros elsewhere.
+fn memory() -> (usize, usize) {
+    const PAGE: usize = 4096;
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let mut fields = statm
+        .split_whitespace()
+        .map(|f| f.parse::<usize>().unwrap_or(0));
+    let size = fields.next().unwrap_or(0);
+    let resident = fields.next().unwrap_or(0);
+    (resident * PAGE, size * PAGE)
 }

@@ -35,6 +35,8 @@ pub(crate) enum Route {
     AgentReload,
     AgentLeave,
     AgentForceLeave,
+    AgentJoin,
+    OperatorRaftPeer,
     AgentMonitor,
     AgentMetrics,
     HealthService,
@@ -75,14 +77,15 @@ pub(crate) enum Route {
 const GET: &[Method] = &[Method::GET];
 const PUT: &[Method] = &[Method::PUT];
 const GET_PUT: &[Method] = &[Method::GET, Method::PUT];
+const DELETE: &[Method] = &[Method::DELETE];
 const KV: &[Method] = &[Method::GET, Method::PUT, Method::DELETE];
 /// No method table: the handler checks methods itself.
 pub(crate) const ANY: &[Method] = &[];
 
 /// (pattern, route, methods), as Consul 1.0.8's `http_oss.go` registers
 /// them. A pattern ending in `/` matches a subtree. Endpoints left out
-/// (snapshots, keyring, join, raft peer removal, the UI's internal
-/// endpoints) answer 404 as unknown paths do.
+/// (snapshots, the keyring, the UI's internal endpoints) answer 404 as
+/// unknown paths do.
 const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/v1/acl/bootstrap", Route::AclBootstrap, PUT),
     ("/v1/acl/create", Route::AclCreate, PUT),
@@ -103,6 +106,7 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/v1/agent/members", Route::AgentMembers, GET),
     ("/v1/agent/leave", Route::AgentLeave, PUT),
     ("/v1/agent/force-leave/", Route::AgentForceLeave, PUT),
+    ("/v1/agent/join/", Route::AgentJoin, PUT),
     ("/v1/agent/check/register", Route::AgentCheckRegister, PUT),
     (
         "/v1/agent/check/deregister/",
@@ -165,6 +169,7 @@ const ROUTES: &[(&str, Route, &[Method])] = &[
         Route::OperatorRaftConfiguration,
         GET,
     ),
+    ("/v1/operator/raft/peer", Route::OperatorRaftPeer, DELETE),
     ("/v1/query", Route::QueryGeneral, ANY),
     ("/v1/query/", Route::QuerySpecific, ANY),
     ("/v1/session/create", Route::SessionCreate, PUT),

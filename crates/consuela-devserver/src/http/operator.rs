@@ -182,3 +182,44 @@ pub(crate) fn raft_configuration(req: &Req) -> Response {
     });
     json(&body)
 }
+
+/// `DELETE /v1/operator/raft/peer?id=|?address=`: the only peer is this
+/// server, which a single-node cluster cannot lose.
+pub(crate) fn raft_remove_peer(req: &Req) -> Response {
+    let id = req.query.get("id").filter(|v| !v.is_empty());
+    let address = req.query.get("address").filter(|v| !v.is_empty());
+    let (what, value) = match (id, address) {
+        (None, None) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
+            );
+        }
+        (Some(_), Some(_)) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "Must specify only one of ?id or ?address",
+            );
+        }
+        (Some(id), None) => ("id", id),
+        (None, Some(addr)) => ("address", addr),
+    };
+    if let Err(r) = check_dc(&req.query, &req.state.shared.config) {
+        return r;
+    }
+    let s = &req.state.shared;
+    let ours = if what == "id" {
+        value == s.identity.node_id
+    } else {
+        value == s.identity.server_addr()
+    };
+    if ours {
+        return super::server_error(
+            "the dev server is its cluster's only Raft peer and cannot remove itself",
+        );
+    }
+    super::server_error(format!(
+        "{what} {} was not found in the Raft configuration",
+        crate::gostr::go_quote(value)
+    ))
+}

@@ -1,7 +1,8 @@
 //! The server's own log, in Consul's line format, fanned out to
 //! `/v1/agent/monitor` streams and to `tracing`.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use consuela_wire::CivilTime;
@@ -9,6 +10,9 @@ use tokio::sync::broadcast;
 
 /// Lines a slow monitor may fall behind by before it misses some.
 const BACKLOG: usize = 1024;
+/// Recent lines replayed to a new monitor, as Consul's log writer keeps
+/// them (its buffer is 512 lines).
+const RECENT: usize = 512;
 
 /// Consul's log levels (hashicorp/logutils), lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,23 +56,26 @@ pub(crate) struct Line {
     pub(crate) text: Arc<str>,
 }
 
-/// The broadcast side of the log.
+/// The broadcast side of the log, and the recent lines at INFO and above.
 #[derive(Debug)]
 pub(crate) struct Log {
     tx: broadcast::Sender<Line>,
+    recent: Mutex<VecDeque<Line>>,
 }
 
 impl Default for Log {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(BACKLOG).0,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
         }
     }
 }
 
 impl Log {
-    /// Formats and sends a line; costs one `format!` only while a monitor
-    /// listens.
+    /// Formats and sends a line, and keeps it for later monitors when it is
+    /// INFO or above. A DEBUG line (one per request) costs a `format!` only
+    /// while a monitor listens.
     pub(crate) fn write(&self, level: Level, msg: &str) {
         match level {
             Level::Trace | Level::Debug => tracing::debug!(target: "consuela_devserver", "{msg}"),
@@ -76,16 +83,34 @@ impl Log {
             Level::Warn => tracing::warn!(target: "consuela_devserver", "{msg}"),
             Level::Err => tracing::error!(target: "consuela_devserver", "{msg}"),
         }
-        if self.tx.receiver_count() == 0 {
+        let keep = level >= Level::Info;
+        if !keep && self.tx.receiver_count() == 0 {
             return;
         }
         let now = CivilTime::from_system(SystemTime::now()).go_log();
-        let text = format!("{now} [{}] {msg}", level.as_str()).into();
-        let _ = self.tx.send(Line { level, text });
+        let text: Arc<str> = format!("{now} [{}] {msg}", level.as_str()).into();
+        let line = Line { level, text };
+        if keep {
+            let mut recent = self
+                .recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(line.clone());
+        }
+        let _ = self.tx.send(line);
     }
 
-    /// A new stream of the lines written from now on.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Line> {
-        self.tx.subscribe()
+    /// The recent lines, then a stream of those written from now on (taken
+    /// together, so no line is missed or repeated).
+    pub(crate) fn subscribe(&self) -> (Vec<Line>, broadcast::Receiver<Line>) {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rx = self.tx.subscribe();
+        (recent.iter().cloned().collect(), rx)
     }
 }

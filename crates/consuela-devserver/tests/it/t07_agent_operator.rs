@@ -332,14 +332,82 @@ async fn leave_answers_then_stops_the_server() {
     assert_eq!(h.get("/v1/acl/list").await.text(), "ACL support disabled");
     assert_eq!(h.put("/v1/acl/list", "").await.status, 405);
     assert_eq!(
-        h.put("/v1/agent/join/10.0.0.1", "").await.status,
+        h.get("/v1/snapshot").await.status,
         404,
-        "join is left out"
+        "snapshots are left out"
     );
     let r = h.put("/v1/agent/leave", "").await;
     assert_eq!((r.status, r.text()), (200, String::new()));
     tokio::time::timeout(Duration::from_secs(5), srv.stopped())
         .await
         .expect("leave stops the server");
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_monitor_first_sees_the_recent_lines() {
+    let srv = fast_server().await;
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(format!("{}/v1/agent/monitor", srv.url()))
+        .send()
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(LONG, stream.chunk())
+        .await
+        .expect("the backlog at once")
+        .unwrap()
+        .unwrap();
+    let first = String::from_utf8_lossy(&first).into_owned();
+    assert!(first.contains("[INFO] raft: Node at"), "{first}");
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn join_and_raft_peer_removal_answer_as_a_single_server() {
+    let srv = fast_server().await;
+    let h = Http::new(&srv);
+    assert_eq!(h.put("/v1/agent/join/127.0.0.1", "").await.status, 200);
+    let r = h.put("/v1/agent/join/10.9.9.9", "").await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text()
+            .starts_with("1 error(s) occurred:\n\n* Failed to join 10.9.9.9"),
+        "{}",
+        r.text()
+    );
+    let r = h
+        .call(
+            "DELETE",
+            "/v1/operator/raft/peer?address=127.0.0.1:1234",
+            "",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.text()),
+        (
+            500,
+            r#"address "127.0.0.1:1234" was not found in the Raft configuration"#.to_owned()
+        )
+    );
+    let r = h.call("DELETE", "/v1/operator/raft/peer", "").await;
+    assert_eq!(r.status, 400);
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_configured_node_id_is_the_agent_s_everywhere() {
+    let id = "2f1b1a4e-8c1d-4f6e-9a55-0c3b2d1e4f5a";
+    let mut config = consuela_devserver::DevServerConfig::fast();
+    config.node_id = Some(id.to_owned());
+    let srv = crate::support::server(config).await;
+    let h = Http::new(&srv);
+    assert_eq!(h.get("/v1/agent/self").await.json()["Config"]["NodeID"], id);
+    let node = h.get("/v1/catalog/node/consuela-dev").await.json();
+    assert_eq!(node["Node"]["ID"], id);
+    assert_eq!(
+        h.get("/v1/operator/raft/configuration").await.json()["Servers"][0]["ID"],
+        id
+    );
     srv.shutdown().await;
 }

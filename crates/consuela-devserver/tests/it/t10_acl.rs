@@ -181,3 +181,20 @@ async fn the_default_allow_policy_lets_anonymous_requests_through() {
     );
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn without_version_8_enforcement_nodes_and_agents_are_open() {
+    let mut config = DevServerConfig::fast().with_acl_token(MASTER);
+    config.acl_enforce_version_8 = false;
+    let srv = server(config).await;
+    let h = Http::new(&srv);
+    let nodes = h.get("/v1/catalog/nodes").await.json();
+    assert_eq!(
+        nodes.as_array().unwrap().len(),
+        1,
+        "anonymous sees nodes: {nodes}"
+    );
+    assert_eq!(h.get("/v1/agent/self").await.status, 200);
+    assert_eq!(h.get("/v1/kv/k").await.status, 403, "key rules still apply");
+    srv.shutdown().await;
+}

@@ -13,7 +13,7 @@ use super::super::{Req, json, server_error, text};
 use crate::state::catalog::CheckKind;
 
 /// LAN and WAN gossip ports of a Consul agent.
-const SERF_LAN_PORT: u16 = 8301;
+pub(crate) const SERF_LAN_PORT: u16 = 8301;
 const SERF_WAN_PORT: u16 = 8302;
 
 /// The agent as a member of the LAN (`wan == false`) or WAN pool.
@@ -169,7 +169,19 @@ pub(crate) fn agent_self(req: &Req) -> Response {
             server: true,
             version: "1.0.8".to_owned(),
         },
-        debug_config: json!({"Datacenter": s.config.datacenter, "NodeName": s.config.node_name, "DevMode": true}),
+        debug_config: json!({
+            "Datacenter": s.config.datacenter,
+            "DevMode": true,
+            "NodeID": s.identity.node_id,
+            "NodeName": s.config.node_name,
+            "Revision": "consuela",
+            "SerfAdvertiseAddrLAN": format!("tcp://{}:{SERF_LAN_PORT}", s.identity.address),
+            "SerfAdvertiseAddrWAN": format!("tcp://{}:{SERF_WAN_PORT}", s.identity.address),
+            "SerfBindAddrLAN": format!("tcp://{}:{SERF_LAN_PORT}", s.identity.address),
+            "SerfBindAddrWAN": format!("tcp://{}:{SERF_WAN_PORT}", s.identity.address),
+            "ServerMode": true,
+            "Version": "1.0.8",
+        }),
         coord,
         member: member(req, false),
         stats: stats(req),

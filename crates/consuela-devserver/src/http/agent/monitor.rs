@@ -1,6 +1,8 @@
-//! `GET /v1/agent/monitor?loglevel=`: the server's own log lines, streamed
-//! as they are written, until the client goes away or the server stops.
+//! `GET /v1/agent/monitor?loglevel=`: the server's recent log lines, then
+//! each new one as it is written, until the client goes away or the server
+//! stops.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 
 use axum::body::Body;
@@ -11,7 +13,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::super::{Req, bad_request};
-use crate::state::log::Level;
+use crate::state::log::{Level, Line};
 
 pub(crate) fn monitor(req: &Req) -> Response {
     let raw = req.query.get("loglevel").unwrap_or("");
@@ -22,21 +24,29 @@ pub(crate) fn monitor(req: &Req) -> Response {
             wanted.to_ascii_uppercase()
         ));
     };
-    let lines = req.state.shared.log.subscribe();
-    let shutdown = req.state.shared.shutdown.clone();
+    let (recent, lines) = req.state.shared.log.subscribe();
+    let start = (
+        VecDeque::from(recent),
+        lines,
+        req.state.shared.shutdown.clone(),
+    );
     let stream =
-        futures_util::stream::unfold((lines, shutdown), move |(mut lines, shutdown)| async move {
+        futures_util::stream::unfold(start, move |(mut recent, mut lines, shutdown)| async move {
             loop {
-                let line = tokio::select! {
-                    r = lines.recv() => r,
-                    () = shutdown.cancelled() => return None,
+                let line: Result<Line, RecvError> = match recent.pop_front() {
+                    Some(l) => Ok(l),
+                    None => tokio::select! {
+                        r = lines.recv() => r,
+                        () = shutdown.cancelled() => return None,
+                    },
                 };
                 match line {
                     Ok(l) if l.level >= min => {
                         let mut text = String::with_capacity(l.text.len() + 1);
                         text.push_str(&l.text);
                         text.push('\n');
-                        return Some((Ok::<_, Infallible>(Bytes::from(text)), (lines, shutdown)));
+                        let chunk = Ok::<_, Infallible>(Bytes::from(text));
+                        return Some((chunk, (recent, lines, shutdown)));
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return None,
