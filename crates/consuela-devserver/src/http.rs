@@ -273,6 +273,12 @@ async fn read_body(mut body: Body, limit: usize) -> Option<Bytes> {
 }
 
 async fn handle(State(state): State<ServerState>, req: Request) -> Response {
+    use crate::state::log::Level;
+    // The request log line is built only when someone reads it: this runs
+    // for every request.
+    if !state.shared.log.wants(Level::Debug) {
+        return dispatch(state, req).await;
+    }
     let started = Instant::now();
     let peer = req.extensions().get::<Peer>().copied();
     let line = request_line(req.method(), req.uri());
@@ -280,7 +286,7 @@ async fn handle(State(state): State<ServerState>, req: Request) -> Response {
     let took = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
     let from = peer.map(|p| format!(" from={}", p.0)).unwrap_or_default();
     state.log(
-        crate::state::log::Level::Debug,
+        Level::Debug,
         &format!(
             "http: Request {line} ({}){from}",
             consuela_wire::format_go_duration(took)

@@ -73,9 +73,17 @@ impl Default for Log {
 }
 
 impl Log {
+    /// Whether a line at `level` goes anywhere: INFO and above are always
+    /// kept; DEBUG and TRACE only while a monitor or a `tracing` subscriber
+    /// wants them. Callers on hot paths check this before formatting.
+    pub(crate) fn wants(&self, level: Level) -> bool {
+        level >= Level::Info
+            || self.tx.receiver_count() > 0
+            || tracing::enabled!(target: "consuela_devserver", tracing::Level::DEBUG)
+    }
+
     /// Formats and sends a line, and keeps it for later monitors when it is
-    /// INFO or above. A DEBUG line (one per request) costs a `format!` only
-    /// while a monitor listens.
+    /// INFO or above.
     pub(crate) fn write(&self, level: Level, msg: &str) {
         match level {
             Level::Trace | Level::Debug => tracing::debug!(target: "consuela_devserver", "{msg}"),
