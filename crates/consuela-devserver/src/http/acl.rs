@@ -60,6 +60,7 @@ fn set(req: &Req, update: bool) -> Response {
         rules: String::new(),
         create_index: 0,
         modify_index: 0,
+        policy: crate::policy::Policy::default(),
     };
     if req.content_length().unwrap_or(0) > 0 {
         let decoded = decode_first(&req.body).and_then(|v| {

@@ -9,7 +9,7 @@ use http::{HeaderMap, Method, StatusCode};
 use super::mux::Route;
 use super::query::Query;
 use super::text;
-use crate::policy::{Authz, Kind, Policy};
+use crate::policy::{Authz, Kind};
 use crate::state::ServerState;
 use crate::state::acl::ANONYMOUS;
 
@@ -55,16 +55,13 @@ pub(crate) fn resolve(
         return Ok(Authz::All);
     }
     let token = token_of(headers, q).unwrap_or_else(|| ANONYMOUS.to_owned());
-    let acl = state.shared.lock().acls.by_id.get(&token).cloned();
-    let Some(acl) = acl else {
-        return Err(text(StatusCode::FORBIDDEN, "ACL not found"));
+    let policy = match state.shared.lock().acls.by_id.get(&token) {
+        None => return Err(text(StatusCode::FORBIDDEN, "ACL not found")),
+        Some(acl) if acl.kind == "management" => return Ok(Authz::All),
+        Some(acl) => acl.policy.clone(),
     };
-    if acl.kind == "management" {
-        return Ok(Authz::All);
-    }
     Ok(Authz::Rules {
-        // Rules were validated when the token was written.
-        policy: Policy::parse(&acl.rules).unwrap_or_default(),
+        policy,
         default_allow: cfg.acl_default_allow,
         enforce_v8: cfg.acl_enforce_version_8,
     })

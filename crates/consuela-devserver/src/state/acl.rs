@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Inner;
+use crate::policy::Policy;
 
 /// The id every request without a token uses.
 pub(crate) const ANONYMOUS: &str = "anonymous";
@@ -24,6 +25,9 @@ pub(crate) struct Acl {
     pub(crate) rules: String,
     pub(crate) create_index: u64,
     pub(crate) modify_index: u64,
+    /// `rules`, parsed once when the token is written.
+    #[serde(skip)]
+    pub(crate) policy: Policy,
 }
 
 /// The tokens by id, and the table index.
@@ -57,6 +61,7 @@ impl Inner {
                     rules: String::new(),
                     create_index: idx,
                     modify_index: idx,
+                    policy: Policy::default(),
                 },
             );
         }
@@ -78,7 +83,7 @@ impl Inner {
                 "Permission denied: Cannot modify root ACL".to_owned(),
             ));
         }
-        crate::policy::Policy::parse(&acl.rules)
+        acl.policy = Policy::parse(&acl.rules)
             .map_err(|e| AclError::Failed(format!("ACL rule compilation failed: {e}")))?;
         let idx = self.index.write();
         acl.create_index = self.acls.by_id.get(&acl.id).map_or(idx, |a| a.create_index);
