@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use consuela::{Client, ClientConfig, Config, Directory, OnLost, Registry};
+use consuela::{Config, Directory, Registry, client::Client, client::ClientConfig, config::OnLost};
 
 /// The namespace used when neither `--namespace` nor the config file sets one.
 pub(crate) const DEFAULT_NAMESPACE: &str = "consuela";

@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use consuela::{Config, Event, Leadership, Owner, Registry, SingletonConfig, SingletonHandle};
+use consuela::{
+    Config, Contact, Registry, event::Event, singleton::Leadership, singleton::SingletonConfig,
+    singleton::SingletonHandle,
+};
 use consuela_devserver::{DevServer, DevServerConfig};
 use tokio::time::{Instant, sleep};
 
@@ -113,7 +116,7 @@ pub(crate) async fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
     // Registrations: one Consul round trip each.
     let t = Instant::now();
     let frontend = alpha
-        .register("web/frontend", Owner::at("10.0.0.1:8080"))
+        .register("web/frontend", Contact::at("10.0.0.1:8080"))
         .await?;
     let took = t.elapsed();
     story.say(format!(
@@ -128,7 +131,7 @@ pub(crate) async fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let t = Instant::now();
     let mailer = bravo
-        .register("jobs/mailer", Owner::at("10.0.0.2:9000"))
+        .register("jobs/mailer", Contact::at("10.0.0.2:9000"))
         .await?;
     let took = t.elapsed();
     story.say(format!(
@@ -145,12 +148,14 @@ pub(crate) async fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
     // A conflict: names are unique cluster-wide.
     let t = Instant::now();
     match charlie
-        .register("web/frontend", Owner::at("10.0.0.3:8080"))
+        .register("web/frontend", Contact::at("10.0.0.3:8080"))
         .await
     {
         Err(e) if e.is_conflict() => {
             let took = t.elapsed();
-            let holder = e.owner().map_or("someone".to_owned(), |o| o.id.to_string());
+            let holder = e
+                .holder()
+                .map_or("someone".to_owned(), |h| h.id.to_string());
             story.say(format!(
                 "charlie tries web/frontend too: refused, held by {holder} ({})",
                 format_duration(took)
@@ -172,7 +177,7 @@ pub(crate) async fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await?
         .context("web/frontend has no owner")?;
     let took = t.elapsed();
-    let address = found.owner.address.clone().unwrap_or_default();
+    let address = found.contact.address.clone().unwrap_or_default();
     story.say(format!(
         "charlie looks up web/frontend: {} at {address}, token {} ({})",
         found.id,
@@ -299,7 +304,7 @@ fn join(registry: &Registry) -> anyhow::Result<SingletonHandle> {
     registry
         .singleton(
             "cron/scheduler",
-            Owner::default(),
+            Contact::default(),
             SingletonConfig::default(),
             std::future::pending::<()>,
         )

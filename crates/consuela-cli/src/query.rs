@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use consuela::{Change, Directory, Registered};
+use consuela::{Directory, Holder, directory::Change};
 use futures_util::StreamExt;
 
 use crate::connect::GlobalArgs;
@@ -83,7 +83,7 @@ pub(crate) async fn whereis(global: &GlobalArgs, args: WhereisArgs) -> anyhow::R
 pub(crate) async fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<ExitCode> {
     let directory = global.directory().await?;
     let listed = directory.list(&args.prefix).await;
-    let rows: Vec<(String, Registered)> = listed
+    let rows: Vec<(String, Holder)> = listed
         .context("cannot list names")?
         .into_iter()
         .map(|(name, owner)| (name.as_str().to_owned(), owner))
@@ -135,8 +135,8 @@ async fn watch_until_signal(directory: &Directory, args: &WatchArgs) -> anyhow::
 
 /// `+ NAME member#rid address token=N`
 pub(crate) fn change_line(change: &Change) -> String {
-    let (sign, name, owner) = match change {
-        Change::Registered { name, owner } => ('+', name, owner),
+    let (sign, name, holder) = match change {
+        Change::Registered { name, holder } => ('+', name, holder),
         Change::Unregistered { name, previous } => ('-', name, previous),
         Change::OwnerChanged { name, current, .. } => ('~', name, current),
         _ => return format!("? {change:?}"),
@@ -144,38 +144,38 @@ pub(crate) fn change_line(change: &Change) -> String {
     format!(
         "{sign} {} {} {} token={}",
         name.as_str(),
-        owner.id,
-        owner.owner.address.as_deref().unwrap_or("-"),
-        owner.fencing_token
+        holder.id,
+        holder.contact.address.as_deref().unwrap_or("-"),
+        holder.fencing_token
     )
 }
 
 fn change_json(change: &Change) -> serde_json::Value {
-    let (event, name, owner) = match change {
-        Change::Registered { name, owner } => ("registered", name, owner),
+    let (event, name, holder) = match change {
+        Change::Registered { name, holder } => ("registered", name, holder),
         Change::Unregistered { name, previous } => ("unregistered", name, previous),
         Change::OwnerChanged { name, current, .. } => ("owner_changed", name, current),
         _ => return serde_json::json!({ "event": "unknown" }),
     };
-    let mut value = to_json(name.as_str(), owner);
+    let mut value = to_json(name.as_str(), holder);
     value["event"] = event.into();
     value
 }
 
-fn to_json(name: &str, owner: &Registered) -> serde_json::Value {
+fn to_json(name: &str, holder: &Holder) -> serde_json::Value {
     serde_json::json!({
         "name": name,
-        "member": owner.id.member,
-        "rid": owner.id.rid,
-        "address": owner.owner.address,
-        "meta": owner.owner.meta,
-        "since": owner.since,
-        "fencing_token": owner.fencing_token,
+        "member": holder.id.member,
+        "rid": holder.id.rid,
+        "address": holder.contact.address,
+        "meta": holder.contact.meta,
+        "since": holder.since,
+        "fencing_token": holder.fencing_token,
     })
 }
 
 /// A left-aligned table with a header row.
-pub(crate) fn table(rows: &[(String, Registered)]) -> String {
+pub(crate) fn table(rows: &[(String, Holder)]) -> String {
     let mut cells = vec![[
         "NAME".to_owned(),
         "MEMBER".to_owned(),
@@ -183,17 +183,19 @@ pub(crate) fn table(rows: &[(String, Registered)]) -> String {
         "SINCE".to_owned(),
         "FENCING TOKEN".to_owned(),
     ]];
-    cells.extend(rows.iter().map(|(name, owner)| {
+    cells.extend(rows.iter().map(|(name, holder)| {
         [
             name.clone(),
-            owner.id.to_string(),
-            owner
-                .owner
+            holder.id.to_string(),
+            holder
+                .contact
                 .address
                 .clone()
                 .unwrap_or_else(|| "-".to_owned()),
-            owner.since.clone(),
-            owner.fencing_token.to_string(),
+            holder
+                .since
+                .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            holder.fencing_token.to_string(),
         ]
     }));
     render(&cells)

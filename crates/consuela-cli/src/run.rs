@@ -6,12 +6,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use consuela::{Leadership, Owner, Registered, Registration, Registry, SingletonConfig, State};
+use consuela::registry::State;
+use consuela::singleton::{Leadership, SingletonConfig};
+use consuela::{Contact, FencingToken, Holder, RegisterOptions, Registry};
 use rustix::process::{Pid, Signal, kill_process};
 use tokio::process::Child;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::timeout;
 
 use crate::connect::GlobalArgs;
 use crate::{EXIT_LOST, EXIT_TAKEN};
@@ -82,8 +84,8 @@ struct OwnerArgs {
 }
 
 impl OwnerArgs {
-    fn owner(&self) -> Owner {
-        let mut owner = Owner::default();
+    fn owner(&self) -> Contact {
+        let mut owner = Contact::default();
         owner.address.clone_from(&self.address);
         if !self.meta.is_empty() {
             owner.meta = serde_json::Value::Object(
@@ -140,14 +142,20 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
     }
     let mut signals = Signals::new()?;
     let registry = global.registry().await?;
-    let registration = match register(&registry, &args.name, args.owner.owner()).await {
+    // A crashed holder's lock-delay leaves the name free but not yet
+    // acquirable: wait it out rather than report it as taken.
+    let options = RegisterOptions::new().wait_out_lock_delay();
+    let registration = match registry
+        .register_with(&args.name, args.owner.owner(), options)
+        .await
+    {
         Ok(registration) => registration,
         Err(e) if e.is_conflict() => {
             let _ = registry.shutdown().await;
             eprintln!(
                 "consuela: {} is held by {}",
                 args.name,
-                e.owner()
+                e.holder()
                     .map_or_else(|| "another process".to_owned(), describe)
             );
             return Ok(ExitCode::from(EXIT_TAKEN));
@@ -187,32 +195,11 @@ pub(crate) async fn leader(global: &GlobalArgs, args: LeaderArgs) -> anyhow::Res
     lead(global, &args.name, args.owner.owner(), &args.child).await
 }
 
-/// Registers, waiting out a lock-delay left by a crashed owner: the name is
-/// free then, just not yet acquirable.
-async fn register(
-    registry: &Registry,
-    name: &str,
-    owner: Owner,
-) -> Result<Registration, consuela::Error> {
-    let give_up = Instant::now() + registry.config().session.lock_delay + Duration::from_secs(2);
-    loop {
-        match registry.register(name, owner.clone()).await {
-            Err(e)
-                if matches!(e.kind(), consuela::ErrorKind::LockDelay)
-                    && Instant::now() < give_up =>
-            {
-                sleep(Duration::from_millis(250)).await;
-            }
-            result => return result,
-        }
-    }
-}
-
 /// Competes for `name` as a singleton; runs the command while leading.
 async fn lead(
     global: &GlobalArgs,
     name: &str,
-    owner: Owner,
+    owner: Contact,
     child_args: &ChildArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut signals = Signals::new()?;
@@ -326,20 +313,26 @@ async fn finish(
 }
 
 /// `member#rid at address since …`
-pub(crate) fn describe(owner: &Registered) -> String {
-    let mut text = owner.id.to_string();
-    if let Some(address) = &owner.owner.address {
+pub(crate) fn describe(holder: &Holder) -> String {
+    let mut text = holder.id.to_string();
+    if let Some(address) = &holder.contact.address {
         text.push_str(" at ");
         text.push_str(address);
     }
-    text.push_str(" since ");
-    text.push_str(&owner.since);
+    if let Some(since) = holder.since {
+        text.push_str(&format!(" since {since}"));
+    }
     text
 }
 
 /// Starts the command through `consuela __exec-child`, which arms the
 /// parent-death signal before it executes the command.
-fn spawn(args: &ChildArgs, name: &str, member: &str, fencing_token: u64) -> anyhow::Result<Child> {
+fn spawn(
+    args: &ChildArgs,
+    name: &str,
+    member: &str,
+    fencing_token: FencingToken,
+) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find the consuela executable")?;
     let mut command = tokio::process::Command::new(exe);
     command

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use consuela::{Config, ErrorKind, Interval, Owner, Registry};
+use consuela::{Config, Contact, ErrorKind, FencingToken, Registry, config::Interval};
 use consuela_testkit::consuela_devserver::DevServerConfig;
 use consuela_testkit::safety::{
     EarlyInvalidation, SafetyConfig, SafetyReport, measure_early_invalidation, run,
@@ -147,14 +147,14 @@ async fn early_invalidation_window() {
 /// carrying a lower one.
 #[derive(Default)]
 struct FencedStore {
-    state: Mutex<(u64, Vec<Write>)>,
+    state: Mutex<(FencingToken, Vec<Write>)>,
 }
 
 /// Who wrote, with which token, and whether the store accepted it.
-type Write = (&'static str, u64, bool);
+type Write = (&'static str, FencingToken, bool);
 
 impl FencedStore {
-    fn write(&self, writer: &'static str, token: u64) -> bool {
+    fn write(&self, writer: &'static str, token: FencingToken) -> bool {
         let mut state = self.state.lock().unwrap();
         let ok = token >= state.0;
         if ok {
@@ -206,7 +206,7 @@ async fn fencing_tokens_close_the_early_invalidation_window() {
     let name = "space/singleton";
 
     let lease_a = a
-        .register(name, Owner::at("old"))
+        .register(name, Contact::at("old"))
         .await
         .expect("old owner registers");
     let token_a = lease_a.fencing_token();
@@ -235,11 +235,11 @@ async fn fencing_tokens_close_the_early_invalidation_window() {
     // Autopilot removes the old owner's server: its session is invalidated while the old
     // owner is cut off from Consul, so neither its renewals nor its session watch tell it.
     proxy.set_mode(Mode::Stop);
-    assert!(server.invalidate_session(&consuela_wire_session(a.session())));
+    assert!(server.invalidate_session(a.session()));
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let lease_b = loop {
-        match b.register(name, Owner::at("new")).await {
+        match b.register(name, Contact::at("new")).await {
             Ok(lease) => break lease,
             Err(e)
                 if matches!(
@@ -296,8 +296,4 @@ async fn fencing_tokens_close_the_early_invalidation_window() {
     let _ = a.shutdown().await;
     proxy.shutdown().await;
     server.shutdown().await;
-}
-
-fn consuela_wire_session(id: &str) -> consuela_wire::SessionId {
-    consuela_wire::SessionId::new(id.to_owned())
 }

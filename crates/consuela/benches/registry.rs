@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use consuela::event::{self, Event, Pulse, TracingPulse};
-use consuela::{Config, Name, Owner, ProcessId, Registry};
+use consuela::{Config, Contact, Name, RegistrationId, Registry};
 use consuela_devserver::{DevServer, DevServerConfig};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
@@ -59,11 +59,11 @@ fn bench_values(c: &mut Criterion) {
         shard: 13,
         zone: "eu-west-1a".into(),
     };
-    let owner = Owner::at("10.0.0.5:7000")
+    let owner = Contact::at("10.0.0.5:7000")
         .with_meta(&meta)
         .expect("meta serializes");
     let bytes = serde_json::to_vec(&owner).expect("owner serializes");
-    let id = ProcessId {
+    let id = RegistrationId {
         member: "api-7f3c".into(),
         rid: 42,
     };
@@ -73,19 +73,19 @@ fn bench_values(c: &mut Criterion) {
     quick(&mut group);
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("owner_with_meta", |b| {
-        b.iter(|| Owner::at("10.0.0.5:7000").with_meta(black_box(&meta)))
+        b.iter(|| Contact::at("10.0.0.5:7000").with_meta(black_box(&meta)))
     });
     group.bench_function("owner_encode", |b| {
         b.iter(|| serde_json::to_vec(black_box(&owner)))
     });
     group.bench_function("owner_decode", |b| {
-        b.iter(|| serde_json::from_slice::<Owner>(black_box(&bytes)))
+        b.iter(|| serde_json::from_slice::<Contact>(black_box(&bytes)))
     });
     group.bench_function("owner_meta_typed", |b| {
         b.iter(|| black_box(&owner).meta::<Meta>())
     });
     group.bench_function("process_id_decode", |b| {
-        b.iter(|| serde_json::from_slice::<ProcessId>(black_box(&id_bytes)))
+        b.iter(|| serde_json::from_slice::<RegistrationId>(black_box(&id_bytes)))
     });
     group.finish();
 }
@@ -106,7 +106,7 @@ fn bench_whereis_local(c: &mut Criterion) {
         for i in 0..held {
             let r = registry.clone();
             pending.spawn(async move {
-                r.register(format!("w/{i}"), Owner::at("127.0.0.1:7000"))
+                r.register(format!("w/{i}"), Contact::at("127.0.0.1:7000"))
                     .await
             });
             if pending.len() >= 64 {
@@ -150,11 +150,11 @@ fn bench_whereis_local(c: &mut Criterion) {
 fn bench_events(c: &mut Criterion) {
     let event = Event::Registered {
         name: Name::new("space/acceptor-10").expect("name"),
-        id: ProcessId {
+        id: RegistrationId {
             member: "api-7f3c".into(),
             rid: 42,
         },
-        fencing_token: 1234,
+        fencing_token: 1234.into(),
         latency: Duration::from_micros(250),
     };
     let mut group = c.benchmark_group("event");

@@ -7,7 +7,7 @@
     reason = "an example shows what happens on stdout"
 )]
 
-use consuela::{Config, Owner, Registry};
+use consuela::{Config, Contact, Registry};
 use consuela_devserver::{DevServer, DevServerConfig};
 
 #[tokio::main]
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bob = Registry::start(config("bob")).await?;
 
     let lease = alice
-        .register("jobs/reporter", Owner::at("10.0.0.1:7000"))
+        .register("jobs/reporter", Contact::at("10.0.0.1:7000"))
         .await?;
     println!(
         "alice holds jobs/reporter, fencing token {}",
@@ -31,17 +31,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let err = bob
-        .register("jobs/reporter", Owner::at("10.0.0.2:7000"))
+        .register("jobs/reporter", Contact::at("10.0.0.2:7000"))
         .await
         .unwrap_err();
     println!("bob cannot: {err}");
 
     let owner = bob.whereis("jobs/reporter").await?.expect("registered");
-    println!("bob sees {} at {:?}", owner.id, owner.owner.address);
+    println!("bob sees {} at {:?}", owner.id, owner.contact.address);
 
     lease.unregister().await?;
     let mine = bob
-        .register("jobs/reporter", Owner::at("10.0.0.2:7000"))
+        .register("jobs/reporter", Contact::at("10.0.0.2:7000"))
         .await?;
     println!("bob holds it now, fencing token {}", mine.fencing_token());
     drop(mine);

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use consuela::{Config, Owner, Registry, SingletonConfig};
+use consuela::{Config, Contact, Registry, singleton::SingletonConfig};
 use consuela_devserver::{DevServer, DevServerConfig};
 
 #[tokio::main]
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let registry = Registry::start(config).await?;
         let handle = registry.singleton(
             "scheduler",
-            Owner::default(),
+            Contact::default(),
             SingletonConfig::default(),
             move || async move {
                 println!("{name} runs the scheduler");
@@ -52,11 +52,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn wait_for_leader(handles: &[consuela::SingletonHandle]) -> usize {
+async fn wait_for_leader(handles: &[consuela::singleton::SingletonHandle]) -> usize {
     loop {
         if let Some(i) = handles
             .iter()
-            .position(consuela::SingletonHandle::is_leader)
+            .position(consuela::singleton::SingletonHandle::is_leader)
         {
             return i;
         }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use consuela::{Config, Owner, Registry};
+use consuela::{Config, Contact, Registry};
 use consuela_devserver::{DevServer, DevServerConfig};
 
 #[tokio::main]
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let registry = Registry::start(config).await?;
 
     let worker = registry
-        .spawn("compactor", Owner::default(), async {
+        .spawn("compactor", Contact::default(), async {
             for round in 1..=3 {
                 println!("compacting, round {round}");
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use consuela::{
-    Config, Owner, Presence, PresenceCheck, PresenceConfig, Registry, SingletonConfig,
-    SingletonHandle,
+    Config, Contact, Registry, presence::Presence, presence::PresenceCheck,
+    presence::PresenceConfig, singleton::SingletonConfig, singleton::SingletonHandle,
 };
 use consuela_devserver::{DevServer, DevServerConfig};
 use tokio::time::Instant;
@@ -86,7 +86,8 @@ async fn run(
     };
     let mut leader_config = member("leader");
     let check = if presence {
-        let client = consuela::Client::new(consuela::ClientConfig::new(server.url()))?;
+        let client =
+            consuela::client::Client::new(consuela::client::ClientConfig::new(server.url()))?;
         let config = PresenceConfig {
             check: PresenceCheck::Tcp {
                 listen: ([127, 0, 0, 1], 0).into(),
@@ -131,7 +132,7 @@ async fn run(
 fn join(registry: &Registry) -> Result<SingletonHandle, consuela::Error> {
     registry.singleton(
         "scheduler",
-        Owner::default(),
+        Contact::default(),
         SingletonConfig::default(),
         std::future::pending,
     )
@@ -140,6 +141,6 @@ fn join(registry: &Registry) -> Result<SingletonHandle, consuela::Error> {
 async fn wait_leader(handle: &SingletonHandle) {
     let mut state = handle.subscribe();
     let _ = state
-        .wait_for(|l| matches!(l, consuela::Leadership::Leader { .. }))
+        .wait_for(|l| matches!(l, consuela::singleton::Leadership::Leader { .. }))
         .await;
 }

@@ -5,7 +5,7 @@
     reason = "an example shows what happens on stdout"
 )]
 
-use consuela::{Change, Config, Owner, Registry};
+use consuela::{Config, Contact, Registry, directory::Change};
 use consuela_devserver::{DevServer, DevServerConfig};
 use futures_util::StreamExt;
 
@@ -17,10 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let registry = Registry::start(config).await?;
 
     let a = registry
-        .register("workers/a", Owner::at("10.0.0.1:1"))
+        .register("workers/a", Contact::at("10.0.0.1:1"))
         .await?;
     let b = registry
-        .register("workers/b", Owner::at("10.0.0.2:1"))
+        .register("workers/b", Contact::at("10.0.0.2:1"))
         .await?;
     // The first answer lists every name already owned.
     let mut changes = registry.watch("workers/");
@@ -37,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn print(change: Change) {
     match change {
-        Change::Registered { name, owner } => println!("+ {name} -> {}", owner.id),
+        Change::Registered { name, holder } => println!("+ {name} -> {}", holder.id),
         Change::Unregistered { name, .. } => println!("- {name}"),
         Change::OwnerChanged { name, current, .. } => println!("~ {name} -> {}", current.id),
         other => println!("{other:?}"),

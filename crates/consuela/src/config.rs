@@ -16,15 +16,14 @@
 //! interval = "1/3"   # a third of the TTL; or "5s"
 //! ```
 
-pub(crate) mod duration;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::duration;
 use crate::name::{self, NameError};
-use crate::retry::RetryPolicy;
+pub use crate::retry::{Retry, RetryPolicy, Strategy};
 
 /// Consul's bounds on a session TTL (its default `session_ttl_min`, and 24 h).
 pub const CONSUL_TTL_RANGE: (Duration, Duration) =

@@ -1,23 +1,27 @@
-//! Read-only lookups without a session: [`Directory`].
+//! [`Directory`]: who holds which names, read without a session, and the
+//! [`RegistryWatch`] stream of changes.
 
-use consuela_client::{Client, Consistency, QueryOptions, WatchConfig};
+use consuela_client::{Client, Consistency, Watch, WatchConfig};
 use consuela_wire::KvEntry;
 
-use crate::error::{Error, ErrorKind};
+use crate::consul::Consul;
+use crate::error::Error;
+use crate::holder::Holder;
 use crate::name::{KeySpace, Name};
-use crate::record::{Record, Registered};
-use crate::registry::consul::from_client;
-use crate::watch::{self, RegistryWatch};
+use crate::read::{self, View};
+use crate::watch;
+pub use crate::watch::{Change, RegistryWatch};
 
-/// Who owns which names in a namespace, read without creating a session.
+/// Who holds which names in a namespace, read without creating a session.
 ///
 /// For tools and services that only look names up (a CLI, a router): a
-/// [`Registry`](crate::Registry) answers the same questions but needs a
-/// session, because it can also register.
+/// [`Registry`](crate::Registry) answers the same questions through its own
+/// directory, which also hides the registry's released names whose keys are
+/// not deleted yet.
 #[derive(Debug, Clone)]
 pub struct Directory {
-    client: Client,
-    keys: KeySpace,
+    consul: Consul,
+    view: View,
 }
 
 impl Directory {
@@ -25,26 +29,32 @@ impl Directory {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidName`] for an invalid namespace.
+    /// [`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName) for an
+    /// invalid namespace.
     pub fn new(client: Client, namespace: &str) -> Result<Self, Error> {
-        Ok(Self {
-            client,
-            keys: KeySpace::new(namespace)?,
-        })
+        Ok(Self::with_view(
+            Consul::new(client),
+            View::new(KeySpace::new(namespace)?),
+        ))
+    }
+
+    pub(crate) fn with_view(consul: Consul, view: View) -> Self {
+        Self { consul, view }
     }
 
     /// Who holds `name`, with one Consul read (default consistency).
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidName`]; the outcome kinds when Consul cannot be
-    /// read; [`ErrorKind::Foreign`] when the key holds a value this library
-    /// did not write.
+    /// [`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName); the outcome
+    /// kinds when Consul cannot be read;
+    /// [`ErrorKind::Foreign`](crate::ErrorKind::Foreign) when the key holds a
+    /// value this library did not write.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn whereis(&self, name: impl AsRef<str>) -> Result<Option<Registered>, Error> {
+    pub async fn whereis(&self, name: impl AsRef<str>) -> Result<Option<Holder>, Error> {
         self.whereis_with(name, Consistency::Default).await
     }
 
@@ -61,15 +71,12 @@ impl Directory {
         &self,
         name: impl AsRef<str>,
         consistency: Consistency,
-    ) -> Result<Option<Registered>, Error> {
+    ) -> Result<Option<Holder>, Error> {
         let name = Name::new(name)?;
-        Ok(self
-            .read(&name, consistency)
-            .await?
-            .map(|(record, entry)| record.into_registered(entry.modify_index.0)))
+        self.holder(&name, consistency).await
     }
 
-    /// Every name registered under `prefix` (`""` for all), sorted.
+    /// Every name held under `prefix` (`""` for all), sorted by name.
     ///
     /// # Errors
     ///
@@ -78,87 +85,64 @@ impl Directory {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn list(&self, prefix: &str) -> Result<Vec<(Name, Registered)>, Error> {
-        Ok(self
-            .entries(prefix, Consistency::Default)
-            .await?
-            .into_iter()
-            .map(|(name, record, entry)| (name, record.into_registered(entry.modify_index.0)))
-            .collect())
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(Name, Holder)>, Error> {
+        let entries = self
+            .consul
+            .list(&self.view.keys().prefix(prefix), Consistency::Default)
+            .await?;
+        Ok(self.view.holders(entries).into_iter().collect())
     }
 
     /// A live stream of ownership changes under `prefix`, starting with every
-    /// name already owned.
+    /// name already held.
     pub fn watch(&self, prefix: &str) -> RegistryWatch {
         self.watch_with(prefix, WatchConfig::default())
     }
 
     /// [`watch`](Self::watch) with explicit blocking-query settings.
     pub fn watch_with(&self, prefix: &str, config: WatchConfig) -> RegistryWatch {
-        watch::watch(&self.client, self.keys.clone(), prefix, config)
+        let answers = self
+            .consul
+            .watch_prefix(&self.view.keys().prefix(prefix), config);
+        watch::watch(answers, self.view.clone())
     }
 
     pub(crate) fn key(&self, name: &Name) -> String {
-        self.keys.key(name)
+        self.view.keys().key(name)
     }
 
-    /// The owner record of `name` and its entry; `None` when free.
-    pub(crate) async fn read(
+    /// The live holder of `name`.
+    pub(crate) async fn holder(
         &self,
         name: &Name,
         consistency: Consistency,
-    ) -> Result<Option<(Record, KvEntry)>, Error> {
-        let opts = QueryOptions::new().with_consistency(consistency);
-        let entry = self
-            .client
-            .kv()
-            .get(&self.keys.key(name), opts)
-            .await
-            .map_err(from_client)?
-            .value;
-        match entry {
-            Some(entry) => Ok(owner_record(&entry)?.map(|record| (record, entry))),
+    ) -> Result<Option<Holder>, Error> {
+        match self.consul.get(&self.key(name), consistency).await? {
+            Some(entry) => self.view.holder(name, &entry),
             None => Ok(None),
         }
     }
 
-    /// Owned names under `prefix` with their records; keys outside the name
-    /// rules or with foreign values are skipped.
-    pub(crate) async fn entries(
+    /// Whoever locks `name`'s key, dead local holders included, and the
+    /// entry: for the reaper, which must see exactly those.
+    pub(crate) async fn entry(
         &self,
-        prefix: &str,
+        name: &Name,
         consistency: Consistency,
-    ) -> Result<Vec<(Name, Record, KvEntry)>, Error> {
-        let opts = QueryOptions::new().with_consistency(consistency);
-        let entries = self
-            .client
-            .kv()
-            .list(&self.keys.prefix(prefix), opts)
-            .await
-            .map_err(from_client)?
-            .value;
-        Ok(entries
-            .into_iter()
-            .filter_map(|entry| {
-                let name = self.keys.name(&entry.key)?;
-                let record = owner_record(&entry).ok()??;
-                Some((name, record, entry))
-            })
-            .collect())
+    ) -> Result<Option<(Holder, KvEntry)>, Error> {
+        let Some(entry) = self.consul.get(&self.key(name), consistency).await? else {
+            return Ok(None);
+        };
+        Ok(read::decode(&entry)?.map(|holder| (holder, entry)))
     }
-}
 
-/// The owner record under a key: `None` when no session holds it (free, or
-/// released), [`ErrorKind::Foreign`] when its value is not ours.
-pub(crate) fn owner_record(entry: &KvEntry) -> Result<Option<Record>, Error> {
-    if entry.session.is_none() {
-        return Ok(None);
+    /// Blocking queries on `name`'s key; read answers with [`Self::decode`].
+    pub(crate) fn watch_key(&self, name: &Name, config: WatchConfig) -> Watch<Option<KvEntry>> {
+        self.consul.watch_key(&self.key(name), config)
     }
-    let value = entry
-        .value
-        .as_deref()
-        .ok_or_else(|| Error::new(ErrorKind::Foreign))?;
-    Record::decode(value)
-        .map(Some)
-        .map_err(|e| Error::with_source(ErrorKind::Foreign, e))
+
+    /// The live holder of `name` in `entry`.
+    pub(crate) fn decode(&self, name: &Name, entry: &KvEntry) -> Result<Option<Holder>, Error> {
+        self.view.holder(name, entry)
+    }
 }

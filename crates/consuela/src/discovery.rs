@@ -1,7 +1,6 @@
 //! Discovery: the live members of a Consul service, via blocking queries on
 //! `/v1/health/service/<service>?passing`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +12,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::duration;
+use crate::duration;
 use crate::event::{Event, Pulse, Pulses};
+pub use crate::member::{Member, Members};
 use crate::presence::MEMBER_META_KEY;
-use crate::registry::consul::from_client;
 
 /// What to discover.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,28 +46,6 @@ impl DiscoveryConfig {
         }
     }
 }
-
-/// One live instance of the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// The service instance id.
-    pub id: String,
-    /// The consuela member name from the service meta, when it is one of ours.
-    pub member: Option<String>,
-    /// The Consul node it runs on.
-    pub node: String,
-    /// The service address (or the node's when the service has none).
-    pub address: String,
-    /// The service port.
-    pub port: u16,
-    /// The service tags.
-    pub tags: Vec<String>,
-    /// The service meta.
-    pub meta: BTreeMap<String, String>,
-}
-
-/// The live members, by service instance id.
-pub type Members = BTreeMap<String, Member>;
 
 /// A running discovery. Dropping it stops the watch.
 #[derive(Debug)]
@@ -170,9 +147,7 @@ async fn run(
                     changed
                 });
             }
-            Err(e) => pulses.emit(Event::DiscoveryFailed {
-                error: from_client(e),
-            }),
+            Err(e) => pulses.emit(Event::DiscoveryFailed { error: e.into() }),
         }
     }
 }

@@ -1,11 +1,11 @@
-//! The registry's error type.
+//! The crate's error: [`Error`], its [`ErrorKind`]s, and [`LostReason`].
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::config::ConfigError;
+use crate::holder::Holder;
 use crate::name::NameError;
-use crate::record::Registered;
 
 /// Why the registry stopped guaranteeing its names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,8 +41,8 @@ pub enum ErrorKind {
     /// Expected outcome: another process holds the name. Not retryable as is;
     /// wait for the owner to go (for example with [`crate::Registry::watch`]).
     AlreadyRegistered {
-        /// The current owner, when it could be read (it may have gone since).
-        owner: Option<Box<Registered>>,
+        /// The current holder, when it could be read (it may have gone since).
+        holder: Option<Box<Holder>>,
     },
     /// The name was freed by an invalidated session and Consul's lock-delay
     /// still blocks it. Retryable after the lock-delay.
@@ -101,6 +101,11 @@ impl Error {
         }
     }
 
+    /// The error every call answers once the registry lost its session.
+    pub(crate) fn lost(reason: LostReason) -> Self {
+        Self::new(ErrorKind::SessionLost(reason))
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
@@ -125,10 +130,10 @@ impl Error {
         matches!(self.kind, ErrorKind::SessionLost(_) | ErrorKind::Shutdown)
     }
 
-    /// The current owner, for [`ErrorKind::AlreadyRegistered`].
-    pub fn owner(&self) -> Option<&Registered> {
+    /// The current holder, for [`ErrorKind::AlreadyRegistered`].
+    pub fn holder(&self) -> Option<&Holder> {
         match &self.kind {
-            ErrorKind::AlreadyRegistered { owner } => owner.as_deref(),
+            ErrorKind::AlreadyRegistered { holder } => holder.as_deref(),
             _ => None,
         }
     }
@@ -137,10 +142,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            ErrorKind::AlreadyRegistered { owner: Some(o) } => {
-                write!(f, "name already registered by {}", o.id)
+            ErrorKind::AlreadyRegistered { holder: Some(h) } => {
+                write!(f, "name already registered by {}", h.id)
             }
-            ErrorKind::AlreadyRegistered { owner: None } => f.write_str("name already registered"),
+            ErrorKind::AlreadyRegistered { holder: None } => f.write_str("name already registered"),
             ErrorKind::LockDelay => f.write_str("name is blocked by Consul's lock-delay"),
             ErrorKind::InvalidName(e) => write!(f, "{e}"),
             ErrorKind::Config(e) => write!(f, "{e}"),
@@ -175,3 +180,35 @@ impl From<ConfigError> for Error {
         Self::new(ErrorKind::Config(e))
     }
 }
+
+/// A client error, classified by whether the request may have taken effect.
+impl From<consuela_client::Error> for Error {
+    fn from(e: consuela_client::Error) -> Self {
+        use consuela_client::Outcome;
+        let kind = match e.outcome() {
+            Outcome::Failed => ErrorKind::Unavailable,
+            Outcome::Unknown => ErrorKind::Unknown,
+            Outcome::Done => ErrorKind::Rejected,
+        };
+        Self::with_source(kind, e)
+    }
+}
+
+/// A registration attempt that ran out of time: it may have taken effect.
+impl From<tokio::time::error::Elapsed> for Error {
+    fn from(e: tokio::time::error::Elapsed) -> Self {
+        Self::with_source(ErrorKind::Unknown, e)
+    }
+}
+
+/// A Consul refusal that fits no known case, kept as an error's source.
+#[derive(Debug)]
+pub(crate) struct Refusal(pub(crate) String);
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}

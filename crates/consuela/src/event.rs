@@ -13,8 +13,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, LostReason};
+use crate::holder::RegistrationId;
+use crate::member::Member;
 use crate::name::Name;
-use crate::record::ProcessId;
+use crate::token::FencingToken;
 
 /// The component an event comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,7 +41,7 @@ pub enum Event {
     /// The registry created its session and started.
     Started {
         /// The Consul session id.
-        session: String,
+        session: consuela_wire::SessionId,
         /// The session TTL.
         ttl: Duration,
     },
@@ -48,9 +50,9 @@ pub enum Event {
         /// The name.
         name: Name,
         /// The new owner.
-        id: ProcessId,
+        id: RegistrationId,
         /// The key's `ModifyIndex` at acquisition.
-        fencing_token: u64,
+        fencing_token: FencingToken,
         /// How long the Consul round trip took.
         latency: Duration,
     },
@@ -59,7 +61,7 @@ pub enum Event {
         /// The name.
         name: Name,
         /// The holder, when it could be read.
-        holder: Option<ProcessId>,
+        holder: Option<RegistrationId>,
     },
     /// A registration was refused because of Consul's lock-delay.
     LockDelayed {
@@ -78,7 +80,7 @@ pub enum Event {
         /// The name.
         name: Name,
         /// The owner that released it.
-        id: ProcessId,
+        id: RegistrationId,
         /// Someone (even we) had re-acquired the name since: nothing to delete.
         stale: bool,
         /// How long the Consul round trip took.
@@ -115,7 +117,7 @@ pub enum Event {
         /// The name.
         name: Name,
         /// The registration.
-        id: ProcessId,
+        id: RegistrationId,
         /// Queue length after enqueueing.
         queue: usize,
     },
@@ -124,7 +126,7 @@ pub enum Event {
         /// The name.
         name: Name,
         /// The registration.
-        id: ProcessId,
+        id: RegistrationId,
         /// Someone had re-acquired the name since: nothing to delete.
         stale: bool,
         /// Queue length after removal.
@@ -144,7 +146,7 @@ pub enum Event {
         /// The singleton's name.
         name: Name,
         /// The registration's fencing token.
-        fencing_token: u64,
+        fencing_token: FencingToken,
     },
     /// This member's singleton future stopped (ended, stopped or lost).
     LeaderStopped {
@@ -181,12 +183,12 @@ pub enum Event {
     /// A member of a discovered service became live.
     MemberUp {
         /// The member.
-        member: crate::discovery::Member,
+        member: Member,
     },
     /// A member of a discovered service left or went unhealthy.
     MemberDown {
         /// The member.
-        member: crate::discovery::Member,
+        member: Member,
     },
     /// A discovery read failed; the watch backs off and goes on.
     DiscoveryFailed {
@@ -332,8 +334,6 @@ impl Pulses {
                 self.panics.fetch_add(1, Ordering::Relaxed);
             }
         }
-        #[cfg(feature = "metrics")]
-        crate::metrics::record(&event);
     }
 
     /// How many handler calls panicked.

@@ -10,15 +10,14 @@
 
 use std::time::Duration;
 
-use consuela_wire::parse_go_duration;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Interval;
-use crate::error::{Error, ErrorKind, LostReason};
+use crate::consul::Session;
+use crate::error::LostReason;
 use crate::event::{Event, Pulses};
 use crate::reaper::ReaperHandle;
-use crate::registry::consul::{Consul, from_client};
 
 /// The longest pause between retries of a failed renew.
 const RETRY_CAP: Duration = Duration::from_secs(1);
@@ -71,7 +70,7 @@ impl Deadline {
 
 /// Everything the keeper task needs.
 pub(crate) struct Keeper {
-    pub(crate) consul: Consul,
+    pub(crate) session: Session,
     pub(crate) deadline: Deadline,
     pub(crate) pulses: Pulses,
     pub(crate) reaper: ReaperHandle,
@@ -85,7 +84,6 @@ impl Keeper {
     /// Renews until stopped (`None`) or until ownership is lost.
     pub(crate) async fn run(mut self) -> Option<LostReason> {
         let mut next = Instant::now() + self.deadline.interval();
-        let sessions = self.consul.client.session();
         let enforce = !self.ignore_deadline;
         loop {
             tokio::select! {
@@ -99,15 +97,11 @@ impl Keeper {
                 biased;
                 () = self.stop.cancelled() => return None,
                 () = sleep_until(self.deadline.at), if enforce => return Some(LostReason::Expired),
-                renewed = sessions.renew(&self.consul.session) => renewed,
+                renewed = self.session.renew() => renewed,
             };
             let now = Instant::now();
             match renewed {
-                Ok(Some(session)) => {
-                    let ttl = parse_go_duration(&session.ttl)
-                        .ok()
-                        .and_then(|ns| u64::try_from(ns).ok())
-                        .map(Duration::from_nanos);
+                Ok(Some(ttl)) => {
                     next = self.deadline.renewed(sent, ttl);
                     self.pulses.emit(Event::Renewed {
                         ttl: self.deadline.ttl(),
@@ -124,7 +118,7 @@ impl Keeper {
                         .failed(now)
                         .max(now + Duration::from_millis(100));
                     self.pulses.emit(Event::RenewFailed {
-                        error: from_client(e),
+                        error: e,
                         deadline_in: self.deadline.at.saturating_duration_since(now),
                     });
                 }
@@ -139,14 +133,14 @@ impl Keeper {
 ///
 /// One long-poll per `wait`, whatever the number of names held.
 pub(crate) async fn watch_session(
-    consul: Consul,
+    session: Session,
     wait: Duration,
     stop: CancellationToken,
 ) -> Option<LostReason> {
     use futures_util::StreamExt;
 
     let config = consuela_client::WatchConfig::default().wait(wait);
-    let mut answers = consul.client.session().watch_info(&consul.session, config);
+    let mut answers = session.watch(config);
     loop {
         let answer = tokio::select! {
             biased;
@@ -160,19 +154,6 @@ pub(crate) async fn watch_session(
             return Some(LostReason::Invalidated);
         }
     }
-}
-
-/// Destroys the session (graceful shutdown).
-pub(crate) async fn destroy(consul: &Consul) -> Result<(), Error> {
-    match consul.client.session().destroy(&consul.session).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(from_client(e)),
-    }
-}
-
-/// The error every call answers once the registry lost its session.
-pub(crate) fn lost(reason: LostReason) -> Error {
-    Error::new(ErrorKind::SessionLost(reason))
 }
 
 #[cfg(test)]

@@ -7,18 +7,18 @@
 //! can hand their names to anyone else.
 //!
 //! ```no_run
-//! use consuela::{Config, Owner, Registry};
+//! use consuela::prelude::*;
 //!
 //! # async fn demo() -> Result<(), consuela::Error> {
 //! let mut config = Config::new("consul0", "billing");
 //! config.consul.url = Some("http://127.0.0.1:8500".into());
 //! let registry = Registry::start(config).await?;
 //!
-//! let lease = registry.register("invoices/worker-1", Owner::at("10.0.0.5:7000")).await?;
+//! let lease = registry.register("invoices/worker-1", Contact::at("10.0.0.5:7000")).await?;
 //! println!("fencing token {}", lease.fencing_token());
 //!
-//! let owner = registry.whereis("invoices/worker-1").await?;
-//! assert_eq!(owner.map(|o| o.id), Some(lease.id().clone()));
+//! let holder = registry.whereis("invoices/worker-1").await?;
+//! assert_eq!(holder.map(|h| h.id), Some(lease.id().clone()));
 //!
 //! tokio::select! {
 //!     () = lease.lost() => eprintln!("lost the name: stop working"),
@@ -32,53 +32,79 @@
 //!
 //! # Layout
 //!
-//! - [`Registry`]: start, [`register`](Registry::register),
+//! The crate root holds the vocabulary: [`Name`], [`Contact`] (what a
+//! registering process says about itself), [`Holder`] (who holds a name, as
+//! read back), [`RegistrationId`], [`FencingToken`], [`Timestamp`], and the
+//! [`Error`] with its [`ErrorKind`]. The rest is grouped by module:
+//!
+//! - [`registry`]: [`Registry`] (start, [`register`](Registry::register),
 //!   [`spawn`](Registry::spawn), [`whereis`](Registry::whereis),
-//!   [`list`](Registry::list), [`select`](Registry::select),
-//!   [`shutdown`](Registry::shutdown).
-//! - [`Registration`]: the guard of a held name, with its
-//!   [`fencing_token`](Registration::fencing_token) and
-//!   [`lost`](Registration::lost) signal.
-//! - [`Config`]: the original's sections and defaults, loadable from TOML.
-//! - [`event`]: typed [`Event`]s delivered to [`Pulse`] handlers.
-//! - The keeper (session renewal and fail-stop) and the reaper (retrying
-//!   removals whose outcome is unknown) run in the background.
+//!   [`list`](Registry::list), [`watch`](Registry::watch),
+//!   [`shutdown`](Registry::shutdown)) and the [`Registration`] guard with
+//!   its [`lost`](Registration::lost) signal.
+//! - [`directory`]: [`Directory`], reads of who holds what without a
+//!   session, and the [`RegistryWatch`](directory::RegistryWatch) stream.
+//! - [`singleton`]: one member at a time runs a future.
+//! - [`presence`] and [`discovery`]: this member as a Consul service, and the
+//!   live members of a service.
+//! - [`config`]: the original's sections and defaults, loadable from TOML.
+//! - [`event`]: typed [`Event`](event::Event)s delivered to
+//!   [`Pulse`](event::Pulse) handlers.
+//! - [`prelude`]: the handful of names almost every user imports.
 //!
 //! # Features
 //!
 //! - `metrics`: records registration and renew latencies, failures, reaper
-//!   queue depth and losses through the `metrics` facade.
+//!   queue depth and losses through the `metrics` facade
+//!   (`metrics::MetricsPulse`, added to every registry).
 
-pub mod config;
-mod directory;
-mod discovery;
+// Vocabulary.
 mod error;
-pub mod event;
-mod keeper;
-#[cfg(feature = "metrics")]
-mod metrics;
+mod holder;
 mod name;
-mod presence;
-mod reaper;
-mod record;
-mod registry;
+mod time;
+mod token;
+
+// Settings and events.
+pub mod config;
+mod duration;
+pub mod event;
+mod member;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod retry;
-mod singleton;
+
+// Consul and the read model.
+mod consul;
+pub mod directory;
+mod read;
+mod record;
 mod watch;
 
-pub use config::{Config, ConfigError, Interval, OnLost};
-pub use consuela_client::{Client, ClientConfig, Consistency, WatchConfig};
-pub use directory::Directory;
-pub use discovery::{Discovery, DiscoveryConfig, Member, Members};
-pub use error::{Error, ErrorKind, LostReason};
-pub use event::{Component, Event, Pulse, TracingPulse};
-pub use name::{MAX_NAME_LEN, Name, NameError};
-pub use presence::{MEMBER_META_KEY, Presence, PresenceCheck, PresenceConfig};
-pub use record::{Owner, ProcessId, RECORD_VERSION, Registered};
-pub use registry::{Registration, Registry, RegistryBuilder, SpawnHandle, State};
-pub use retry::{Retry, RetryPolicy, Strategy};
-pub use singleton::{Leadership, SingletonConfig, SingletonHandle, StopReason};
-pub use watch::{Change, RegistryWatch};
+// Background machinery.
+mod keeper;
+mod reaper;
 
-/// The exit code of a process ended by [`OnLost::Exit`] (`EX_SOFTWARE`).
+// The registry and what builds on it.
+pub mod discovery;
+pub mod prelude;
+pub mod presence;
+pub mod registry;
+pub mod singleton;
+
+pub use config::Config;
+pub use consuela_client as client;
+pub use directory::Directory;
+pub use error::{Error, ErrorKind, LostReason};
+pub use holder::{Contact, Holder, RegistrationId};
+pub use name::{MAX_NAME_LEN, Name, NameError};
+pub use record::RECORD_VERSION;
+pub use registry::{RegisterOptions, Registration, Registry};
+pub use time::{Timestamp, TimestampError};
+pub use token::FencingToken;
+
+/// The Consul session id type.
+pub use consuela_wire::SessionId;
+
+/// The exit code of a process ended by [`config::OnLost::Exit`] (`EX_SOFTWARE`).
 pub const EXIT_CODE_SESSION_LOST: i32 = 70;

@@ -1,9 +1,21 @@
-//! The `metrics` feature: registry figures through the `metrics` facade.
+//! The `metrics` feature: [`MetricsPulse`] records registry figures through the `metrics` facade.
 
-use crate::event::Event;
+use crate::event::{Event, Pulse};
 
-/// Records what `event` says.
-pub(crate) fn record(event: &Event) {
+/// Records latencies, failures, the reaper queue and losses from events.
+///
+/// Every registry built with the `metrics` feature has one; add it yourself
+/// to [`Discovery::start`](crate::discovery::Discovery::start) or anywhere else events flow.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsPulse;
+
+impl Pulse for MetricsPulse {
+    fn handle(&self, event: &Event) {
+        record(event);
+    }
+}
+
+fn record(event: &Event) {
     match event {
         Event::Registered { latency, .. } => {
             metrics::histogram!("consuela_register_seconds").record(latency.as_secs_f64());

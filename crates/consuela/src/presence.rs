@@ -16,10 +16,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, duration};
+use crate::config::Config;
+use crate::duration;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Pulses};
-use crate::registry::consul::from_client;
 
 /// The service-meta key that carries the member name.
 pub const MEMBER_META_KEY: &str = "consuela-member";
@@ -239,7 +239,7 @@ impl Presence {
         };
         if let Err(e) = client.agent().register_service(&registration, true).await {
             stop.cancel();
-            return Err(from_client(e));
+            return Err(e.into());
         }
         tasks.close();
         pulses.emit(Event::PresenceStarted {
@@ -304,7 +304,7 @@ impl Presence {
             Ok(()) => Ok(()),
             // Newer agents answer 404 for an unknown service: already gone.
             Err(e) if e.kind() == consuela_client::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(from_client(e)),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -11,18 +11,19 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::holder::RegistrationId;
 use crate::name::Name;
-use crate::record::ProcessId;
 use crate::retry::{Retry, RetryPolicy};
+use crate::token::FencingToken;
 
 /// A registration that may still exist in Consul but must not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Zombie {
     pub(crate) name: Name,
-    pub(crate) id: ProcessId,
+    pub(crate) id: RegistrationId,
     /// The key's `ModifyIndex` when we acquired it, if we know it; without it
     /// the reaper reads the key first to check it is still ours.
-    pub(crate) fencing_token: Option<u64>,
+    pub(crate) fencing_token: Option<FencingToken>,
 }
 
 /// How an attempt at the head of the queue ended.

@@ -8,7 +8,7 @@
 //! ownership is lost the future is dropped first.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use consuela_client::WatchConfig;
 use futures_util::StreamExt;
@@ -17,13 +17,15 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::duration;
-use crate::error::{Error, ErrorKind};
+use crate::duration;
+use crate::error::{Error, ErrorKind, LostReason};
 use crate::event::Event;
+use crate::holder::{Contact, Holder};
 use crate::name::Name;
-use crate::record::{Owner, Registered, rfc3339};
-use crate::registry::Registry;
+use crate::registry::{RegisterOptions, Registry};
 use crate::retry::RetryPolicy;
+use crate::time::Timestamp;
+use crate::token::FencingToken;
 
 /// How a member behaves while it cannot lead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,15 +71,15 @@ pub enum Leadership {
     Starting,
     /// Running the future.
     Leader {
-        /// When this member took the lead (RFC 3339).
-        since: String,
+        /// When this member took the lead.
+        since: Timestamp,
         /// The registration's fencing token.
-        fencing_token: u64,
+        fencing_token: FencingToken,
     },
     /// Standing by.
     Standby {
         /// The current leader, when known.
-        leader: Option<Registered>,
+        leader: Option<Holder>,
     },
     /// No longer competing.
     Stopped(StopReason),
@@ -89,8 +91,10 @@ pub enum Leadership {
 pub enum StopReason {
     /// [`SingletonHandle::stop`] was called.
     Requested,
-    /// The registry lost its session or shut down.
-    Registry(String),
+    /// The registry lost its session.
+    Lost(LostReason),
+    /// The registry shut down.
+    Shutdown,
     /// The retry policy ran out and `give_up` was set.
     RetriesExhausted,
 }
@@ -140,7 +144,7 @@ impl Drop for SingletonHandle {
 pub(crate) fn start<F, Fut>(
     registry: Registry,
     name: Name,
-    owner: Owner,
+    contact: Contact,
     config: SingletonConfig,
     factory: F,
 ) -> SingletonHandle
@@ -152,11 +156,11 @@ where
     let stop = CancellationToken::new();
     // On the registry's tracker of user futures, so that a shutdown stops
     // the leader's future before it releases the name.
-    let tracker = registry.inner().spawned().clone();
+    let tracker = registry.user_tasks().clone();
     let run = Run {
         registry,
         name,
-        owner,
+        contact,
         config,
         state: Arc::new(tx),
         stop: stop.clone(),
@@ -172,7 +176,7 @@ where
 struct Run {
     registry: Registry,
     name: Name,
-    owner: Owner,
+    contact: Contact,
     config: SingletonConfig,
     state: Arc<watch::Sender<Leadership>>,
     stop: CancellationToken,
@@ -185,12 +189,9 @@ impl Run {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let reason = self.compete(&mut factory).await;
-        self.registry
-            .inner()
-            .pulses()
-            .emit(Event::SingletonStopped {
-                name: self.name.clone(),
-            });
+        self.registry.pulses().emit(Event::SingletonStopped {
+            name: self.name.clone(),
+        });
         self.state.send_replace(Leadership::Stopped(reason));
     }
 
@@ -203,7 +204,7 @@ impl Run {
         let mut failing_since: Option<Instant> = None;
         // When the standby last saw the name become free, to aim its first
         // attempt after a lock-delay at the moment the delay ends.
-        let mut freed_at: Option<Instant> = None;
+        let mut options = RegisterOptions::new().wait_out_lock_delay();
         loop {
             if self.stop.is_cancelled() {
                 return StopReason::Requested;
@@ -211,19 +212,19 @@ impl Run {
             let attempt = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return StopReason::Requested,
-                attempt = self.registry.register(&self.name, self.owner.clone()) => attempt,
+                attempt = self.registry.register_with(&self.name, self.contact.clone(), options) => attempt,
             };
             match attempt {
                 Ok(registration) => {
                     retry.reset();
                     failing_since = None;
-                    freed_at = None;
+                    options = RegisterOptions::new().wait_out_lock_delay();
                     let fencing_token = registration.fencing_token();
                     self.state.send_replace(Leadership::Leader {
-                        since: rfc3339(SystemTime::now()),
+                        since: Timestamp::now(),
                         fencing_token,
                     });
-                    self.registry.inner().pulses().emit(Event::LeaderStarted {
+                    self.registry.pulses().emit(Event::LeaderStarted {
                         name: self.name.clone(),
                         fencing_token,
                     });
@@ -235,15 +236,13 @@ impl Run {
                         () = future => Some(true),
                     };
                     // The future is dropped here, before the name is released.
-                    self.registry.inner().pulses().emit(Event::LeaderStopped {
+                    self.registry.pulses().emit(Event::LeaderStopped {
                         name: self.name.clone(),
                     });
                     match ended {
                         None => {
                             drop(registration);
-                            return StopReason::Registry(
-                                self.registry.inner().lost_reason().to_string(),
-                            );
+                            return stop_reason(&self.registry.stopped_error());
                         }
                         Some(finished) => {
                             let _ = registration.unregister().await;
@@ -263,15 +262,15 @@ impl Run {
                 Err(e) if e.is_conflict() => {
                     retry.reset();
                     failing_since = None;
-                    let leader = e.owner().cloned();
+                    let leader = e.holder().cloned();
                     self.state.send_replace(Leadership::Standby { leader });
                     match self.await_free().await {
-                        Some(at) => freed_at = Some(at),
+                        Some(at) => options = options.freed_at(at),
                         None => return StopReason::Requested,
                     }
                 }
-                Err(e) if e.is_fatal() => return StopReason::Registry(e.to_string()),
-                Err(e) => {
+                Err(e) if e.is_fatal() => return stop_reason(&e),
+                Err(_) => {
                     // Lock-delay or Consul trouble: back off.
                     let now = Instant::now();
                     let since = *failing_since.get_or_insert(now);
@@ -284,25 +283,10 @@ impl Run {
                             .max_delay
                             .unwrap_or(self.config.retry.delay),
                     };
-                    let wait = match (e.kind(), freed_at) {
-                        (ErrorKind::LockDelay, Some(freed)) => {
-                            let lock_free = freed
-                                + self.registry.config().session.lock_delay
-                                + LOCK_DELAY_SLACK;
-                            match lock_free.checked_duration_since(now) {
-                                Some(until) if !until.is_zero() => wait.min(until),
-                                _ => wait,
-                            }
-                        }
-                        _ => wait,
-                    };
-                    self.registry
-                        .inner()
-                        .pulses()
-                        .emit(Event::TakeoverDeferred {
-                            name: self.name.clone(),
-                            retry_in: wait,
-                        });
+                    self.registry.pulses().emit(Event::TakeoverDeferred {
+                        name: self.name.clone(),
+                        retry_in: wait,
+                    });
                     tokio::select! {
                         () = self.stop.cancelled() => return StopReason::Requested,
                         () = sleep(wait) => {}
@@ -315,9 +299,9 @@ impl Run {
     /// Blocks (with blocking queries) until the name has no owner. Returns
     /// when it saw it free, or `None` when stopped.
     async fn await_free(&self) -> Option<Instant> {
-        let key = self.registry.inner().key(&self.name);
+        let directory = self.registry.directory();
         let config = WatchConfig::default().wait(self.config.watch_wait);
-        let mut answers = self.registry.client().kv().watch(&key, config);
+        let mut answers = directory.watch_key(&self.name, config);
         loop {
             let answer = tokio::select! {
                 biased;
@@ -325,16 +309,17 @@ impl Run {
                 () = self.registry.lost() => return Some(Instant::now()),
                 answer = answers.next() => answer?,
             };
-            if let Ok(answer) = answer {
-                let free = answer.value.as_ref().is_none_or(|e| e.session.is_none());
-                if free {
-                    return Some(Instant::now());
-                }
-                if let Some(leader) = answer
-                    .value
-                    .as_ref()
-                    .and_then(|e| self.registry.inner().decode(&self.name, e))
-                {
+            let Ok(answer) = answer else { continue };
+            let holder = match &answer.value {
+                None => Ok(None),
+                Some(entry) => directory.decode(&self.name, entry),
+            };
+            match holder {
+                // Free, or only held by a registration of ours that is gone.
+                Ok(None) => return Some(Instant::now()),
+                // A value we did not write: held, by someone unknown.
+                Err(_) => {}
+                Ok(Some(leader)) => {
                     self.state.send_if_modified(|s| {
                         let changed = !matches!(s, Leadership::Standby { leader: Some(l) } if l.fencing_token == leader.fencing_token);
                         if changed {
@@ -348,8 +333,13 @@ impl Run {
     }
 }
 
-/// How long after the expected end of a lock-delay a standby tries again.
-const LOCK_DELAY_SLACK: Duration = Duration::from_millis(50);
+/// Why a singleton stops when the registry answers `error`.
+fn stop_reason(error: &Error) -> StopReason {
+    match error.kind() {
+        ErrorKind::SessionLost(reason) => StopReason::Lost(*reason),
+        _ => StopReason::Shutdown,
+    }
+}
 
 impl Registry {
     /// Joins the competition for the singleton `name`: on every member that
@@ -363,7 +353,7 @@ impl Registry {
     pub fn singleton<F, Fut>(
         &self,
         name: impl AsRef<str>,
-        owner: Owner,
+        contact: Contact,
         config: SingletonConfig,
         factory: F,
     ) -> Result<SingletonHandle, Error>
@@ -372,6 +362,6 @@ impl Registry {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let name = Name::new(name)?;
-        Ok(start(self.downgrade(), name, owner, config, factory))
+        Ok(start(self.downgrade(), name, contact, config, factory))
     }
 }

@@ -1,19 +1,18 @@
-//! A live view of who owns which names: [`Registry::watch`](crate::Registry::watch).
+//! [`RegistryWatch`]: a live stream of ownership changes, from blocking queries.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use consuela_client::{Client, Watch, WatchConfig};
+use consuela_client::Watch;
 use consuela_wire::KvEntry;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
-use crate::directory::owner_record;
 use crate::error::Error;
-use crate::name::{KeySpace, Name};
-use crate::record::Registered;
-use crate::registry::consul::from_client;
+use crate::holder::Holder;
+use crate::name::Name;
+use crate::read::View;
 
 /// One change of ownership under a watched prefix.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,24 +22,24 @@ pub enum Change {
     Registered {
         /// The name.
         name: Name,
-        /// Its owner.
-        owner: Registered,
+        /// Its holder.
+        holder: Holder,
     },
     /// A name lost its owner.
     Unregistered {
         /// The name.
         name: Name,
         /// The owner it had.
-        previous: Registered,
+        previous: Holder,
     },
     /// A name went from one owner to another between two reads.
     OwnerChanged {
         /// The name.
         name: Name,
         /// The owner it had.
-        previous: Registered,
+        previous: Holder,
         /// The owner it has now.
-        current: Registered,
+        current: Holder,
     },
 }
 
@@ -67,21 +66,16 @@ impl Stream for RegistryWatch {
 
 struct State {
     answers: Watch<Vec<KvEntry>>,
-    keys: KeySpace,
-    known: BTreeMap<Name, Registered>,
+    view: View,
+    known: BTreeMap<Name, Holder>,
     pending: VecDeque<Result<Change, Error>>,
 }
 
-pub(crate) fn watch(
-    client: &Client,
-    keys: KeySpace,
-    prefix: &str,
-    config: WatchConfig,
-) -> RegistryWatch {
-    let answers = client.kv().watch_prefix(&keys.prefix(prefix), config);
+/// Turns blocking-query answers into changes, reading them through `view`.
+pub(crate) fn watch(answers: Watch<Vec<KvEntry>>, view: View) -> RegistryWatch {
     let state = State {
         answers,
-        keys,
+        view,
         known: BTreeMap::new(),
         pending: VecDeque::new(),
     };
@@ -92,13 +86,13 @@ pub(crate) fn watch(
             }
             match state.answers.next().await? {
                 Ok(answer) => {
-                    let now = owners(&state.keys, answer.value);
+                    let now = state.view.holders(answer.value);
                     state
                         .pending
                         .extend(diff(&state.known, &now).into_iter().map(Ok));
                     state.known = now;
                 }
-                Err(e) => state.pending.push_back(Err(from_client(e))),
+                Err(e) => state.pending.push_back(Err(e.into())),
             }
         }
     })
@@ -106,20 +100,8 @@ pub(crate) fn watch(
     RegistryWatch { inner }
 }
 
-/// The owned names among `entries` (locked keys holding our records).
-fn owners(keys: &KeySpace, entries: Vec<KvEntry>) -> BTreeMap<Name, Registered> {
-    entries
-        .into_iter()
-        .filter_map(|e| {
-            let name = keys.name(&e.key)?;
-            let record = owner_record(&e).ok()??;
-            Some((name, record.into_registered(e.modify_index.0)))
-        })
-        .collect()
-}
-
 /// What changed from `before` to `after`, in name order.
-fn diff(before: &BTreeMap<Name, Registered>, after: &BTreeMap<Name, Registered>) -> Vec<Change> {
+fn diff(before: &BTreeMap<Name, Holder>, after: &BTreeMap<Name, Holder>) -> Vec<Change> {
     let mut changes = Vec::new();
     for (name, previous) in before {
         match after.get(name) {
@@ -143,7 +125,7 @@ fn diff(before: &BTreeMap<Name, Registered>, after: &BTreeMap<Name, Registered>)
         if !before.contains_key(name) {
             changes.push(Change::Registered {
                 name: name.clone(),
-                owner: owner.clone(),
+                holder: owner.clone(),
             });
         }
     }
@@ -162,21 +144,21 @@ fn change_name(change: &Change) -> &Name {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Owner, ProcessId};
+    use crate::holder::{Contact, RegistrationId};
 
-    fn reg(member: &str, token: u64) -> Registered {
-        Registered {
-            id: ProcessId {
+    fn reg(member: &str, token: u64) -> Holder {
+        Holder {
+            id: RegistrationId {
                 member: member.into(),
                 rid: 1,
             },
-            owner: Owner::default(),
-            since: String::new(),
-            fencing_token: token,
+            contact: Contact::default(),
+            since: None,
+            fencing_token: token.into(),
         }
     }
 
-    fn map(items: &[(&str, Registered)]) -> BTreeMap<Name, Registered> {
+    fn map(items: &[(&str, Holder)]) -> BTreeMap<Name, Holder> {
         items
             .iter()
             .map(|(n, r)| (Name::new(n).unwrap(), r.clone()))
@@ -199,7 +181,7 @@ mod tests {
         let names: Vec<_> = changes.iter().map(|c| change_name(c).as_str()).collect();
         assert_eq!(names, ["b", "c", "d"]);
         assert!(
-            matches!(&changes[0], Change::OwnerChanged { current, .. } if current.fencing_token == 9)
+            matches!(&changes[0], Change::OwnerChanged { current, .. } if current.fencing_token.get() == 9)
         );
         assert!(matches!(&changes[1], Change::Unregistered { .. }));
         assert!(matches!(&changes[2], Change::Registered { .. }));

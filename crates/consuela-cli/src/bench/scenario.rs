@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use consuela::{ClientConfig, Config, ErrorKind, Name, Owner, Registration, Registry};
+use consuela::{Config, Contact, ErrorKind, Name, Registration, Registry, client::ClientConfig};
 use tokio::time::Instant;
 
 use super::baseline::Bare;
@@ -125,8 +125,8 @@ pub(super) async fn start_registry(
 }
 
 /// The owner every benchmark registration claims.
-fn owner() -> Owner {
-    Owner::at("127.0.0.1:7000")
+fn owner() -> Contact {
+    Contact::at("127.0.0.1:7000")
 }
 
 /// Registers `prefix/<i>` for `i` in `range`, 64 in flight; returns the guards.

@@ -1,6 +1,6 @@
 //! `consuela whereis`, `ls` and `watch`.
 
-use consuela::{Config, Owner, Registry};
+use consuela::{Config, Contact, Registry};
 
 use crate::support::Env;
 
@@ -18,14 +18,17 @@ async fn whereis_and_ls_show_the_owners() {
     let a = registry
         .register(
             "q/a",
-            Owner::at("10.0.0.1:1")
+            Contact::at("10.0.0.1:1")
                 .with_meta(&serde_json::json!({"k": "v"}))
                 .unwrap(),
         )
         .await
         .unwrap();
-    let _b = registry.register("q/b", Owner::default()).await.unwrap();
-    let _other = registry.register("other", Owner::default()).await.unwrap();
+    let _b = registry.register("q/b", Contact::default()).await.unwrap();
+    let _other = registry
+        .register("other", Contact::default())
+        .await
+        .unwrap();
 
     let out = env.output(&["whereis", "q/a"]).await;
     assert_eq!(out.code, 0, "{out:?}");
@@ -45,7 +48,7 @@ async fn whereis_and_ls_show_the_owners() {
     assert_eq!(listed[0]["member"], "q1");
     assert_eq!(listed[0]["address"], "10.0.0.1:1");
     assert_eq!(listed[0]["meta"]["k"], "v");
-    assert_eq!(listed[0]["fencing_token"], a.fencing_token());
+    assert_eq!(listed[0]["fencing_token"], a.fencing_token().get());
     assert_eq!(listed[1]["name"], "q/b");
 
     // Connection flags also work after the command.
@@ -73,7 +76,7 @@ async fn whereis_and_ls_show_the_owners() {
 async fn watch_prints_one_line_per_change() {
     let env = Env::start().await;
     let registry = member(&env, "w1").await;
-    let first = registry.register("w/a", Owner::at("h:1")).await.unwrap();
+    let first = registry.register("w/a", Contact::at("h:1")).await.unwrap();
 
     let mut watch = env.spawn(&["watch", "w/"]);
     let line = watch.line().await;
@@ -83,7 +86,7 @@ async fn watch_prints_one_line_per_change() {
         "{line}"
     );
 
-    let second = registry.register("w/b", Owner::default()).await.unwrap();
+    let second = registry.register("w/b", Contact::default()).await.unwrap();
     let line = watch.line().await;
     assert!(
         line.starts_with("+ w/b w1#") && line.contains(" - "),

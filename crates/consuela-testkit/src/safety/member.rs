@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use consuela::{Config, ErrorKind, Interval, Owner, Registry, RetryPolicy, State};
+use consuela::{
+    Config, Contact, ErrorKind, Registry, config::Interval, config::RetryPolicy, registry::State,
+};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{oneshot, watch};
@@ -228,7 +230,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let session = registry.as_ref().map(|r| r.session().to_owned());
+        let session = registry.as_ref().map(|r| r.session().to_string());
         MemberStatus {
             member: self.args.member.clone(),
             running: registry
@@ -387,7 +389,7 @@ async fn run(shared: Arc<Shared>) {
             _ = phase.wait_for(|p| *p == Phase::Exit) => break,
         };
         generation += 1;
-        let session = registry.session().to_owned();
+        let session = registry.session().to_string();
         shared.history.record(&Event::Session {
             member: shared.args.member.clone(),
             session: session.clone(),
@@ -438,7 +440,8 @@ async fn run(shared: Arc<Shared>) {
 
 async fn start(shared: &Shared) -> Registry {
     loop {
-        let builder = Registry::builder(shared.args.config()).pulse(|_: &consuela::Event| {});
+        let builder =
+            Registry::builder(shared.args.config()).pulse(|_: &consuela::event::Event| {});
         #[cfg(feature = "unsafe-ignore-deadline")]
         let builder = if shared.args.unsafe_ignore_deadline {
             builder.unsafe_ignore_deadline()
@@ -476,7 +479,7 @@ async fn worker(shared: Arc<Shared>, registry: Registry, session: String, seed: 
             }
         };
         // Unique owners: a second spawn of a name we hold is a conflict, never a join.
-        let owner = Owner::at(args.member.clone())
+        let owner = Contact::at(args.member.clone())
             .with_meta(&shared.next_owner.fetch_add(1, Ordering::Relaxed))
             .expect("a number serializes");
         shared.counters.attempts.fetch_add(1, Ordering::Relaxed);
@@ -485,7 +488,7 @@ async fn worker(shared: Arc<Shared>, registry: Registry, session: String, seed: 
         drop(inflight);
         let backoff = match spawned {
             Ok(handle) => {
-                let _ = token_tx.send(handle.fencing_token());
+                let _ = token_tx.send(handle.fencing_token().get());
                 shared.counters.acquired.fetch_add(1, Ordering::Relaxed);
                 let _ = handle.join().await;
                 (0, 20)

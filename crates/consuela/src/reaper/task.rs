@@ -10,10 +10,10 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::{Attempt, Next, ReaperState, Zombie};
+use crate::consul::Session;
 use crate::directory::Directory;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Pulses};
-use crate::registry::consul::Consul;
 use crate::retry::RetryPolicy;
 
 /// Pause between failed attempts while draining on shutdown, so that an
@@ -78,7 +78,7 @@ impl ReaperHandle {
 
 /// Everything the task needs.
 pub(crate) struct Reaper {
-    pub(crate) consul: Consul,
+    pub(crate) session: Session,
     pub(crate) directory: Directory,
     pub(crate) pulses: Pulses,
     pub(crate) policy: RetryPolicy,
@@ -245,13 +245,13 @@ impl Reaper {
             // provably ours, i.e. our session and this very registration.
             None => match self
                 .directory
-                .read(&zombie.name, Consistency::Default)
+                .entry(&zombie.name, Consistency::Default)
                 .await
             {
-                Ok(Some((record, entry)))
-                    if self.consul.is_ours(&entry) && record.id() == zombie.id =>
+                Ok(Some((holder, entry)))
+                    if self.session.holds(&entry) && holder.id == zombie.id =>
                 {
-                    entry.modify_index.0
+                    holder.fencing_token
                 }
                 Ok(Some(_)) => return Ok(Attempt::Stale),
                 Ok(None) => return Ok(Attempt::Reaped),
@@ -260,7 +260,7 @@ impl Reaper {
                 Err(e) => return Err(e),
             },
         };
-        Ok(match self.consul.delete_if(&key, index).await? {
+        Ok(match self.session.delete_if(&key, index).await? {
             true => Attempt::Reaped,
             false => Attempt::Stale,
         })

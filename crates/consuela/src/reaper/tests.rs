@@ -9,11 +9,11 @@ const MS: Duration = Duration::from_millis(1);
 fn zombie(n: u64) -> Zombie {
     Zombie {
         name: Name::new(format!("z{n}")).unwrap(),
-        id: ProcessId {
+        id: RegistrationId {
             member: "m".into(),
             rid: n,
         },
-        fencing_token: Some(n),
+        fencing_token: Some(FencingToken::new(n)),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The registry's table of names held by this member.
+//! The table of names this member holds, and the liveness it lends the read model.
 //!
 //! A slot is `Pending` while the acquiring request is in flight, so that two
 //! concurrent registrations of one name by this member never both reach Consul
@@ -7,31 +7,35 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use consuela_wire::{KvEntry, SessionId};
 use tokio::sync::watch;
 
+use crate::holder::{Contact, Holder, RegistrationId};
 use crate::name::Name;
-use crate::record::{Owner, ProcessId, Registered};
+use crate::read::Liveness;
+use crate::time::Timestamp;
+use crate::token::FencingToken;
 
 /// A name this member holds.
 #[derive(Debug, Clone)]
 pub(crate) struct Held {
-    pub(crate) id: ProcessId,
-    pub(crate) owner: Owner,
-    pub(crate) since: String,
-    pub(crate) fencing_token: u64,
+    pub(crate) id: RegistrationId,
+    pub(crate) contact: Contact,
+    pub(crate) since: Timestamp,
+    pub(crate) fencing_token: FencingToken,
     /// Live `Registration` guards for this name (idempotent re-registration
     /// hands out another guard).
     pub(crate) refs: usize,
 }
 
 impl Held {
-    pub(crate) fn registered(&self) -> Registered {
-        Registered {
+    pub(crate) fn holder(&self) -> Holder {
+        Holder {
             id: self.id.clone(),
-            owner: self.owner.clone(),
-            since: self.since.clone(),
+            contact: self.contact.clone(),
+            since: Some(self.since),
             fencing_token: self.fencing_token,
         }
     }
@@ -53,9 +57,9 @@ pub(crate) enum Claim {
     /// Another registration of this name by this member is in flight: wait
     /// until `changed()` returns (it errs when the slot settles), then retry.
     Wait(watch::Receiver<()>),
-    /// Already held by the same owner: another guard was handed out.
+    /// Already held with the same contact: another guard was handed out.
     Joined(Held),
-    /// Held by another owner of this member.
+    /// Held by another registration of this member.
     Taken(Held),
 }
 
@@ -72,7 +76,7 @@ impl Local {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn claim(&self, name: &Name, owner: &Owner) -> Claim {
+    pub(crate) fn claim(&self, name: &Name, contact: &Contact) -> Claim {
         match self.lock().entry(name.clone()) {
             Entry::Vacant(v) => {
                 v.insert(Slot::Pending(watch::Sender::new(())));
@@ -80,7 +84,7 @@ impl Local {
             }
             Entry::Occupied(mut o) => match o.get_mut() {
                 Slot::Pending(tx) => Claim::Wait(tx.subscribe()),
-                Slot::Held(h) if h.owner == *owner => {
+                Slot::Held(h) if h.contact == *contact => {
                     h.refs += 1;
                     Claim::Joined(h.clone())
                 }
@@ -104,7 +108,7 @@ impl Local {
 
     /// Drops one guard of `id`'s registration of `name`. Returns the entry
     /// when it was the last guard (the name must now be released).
-    pub(crate) fn release(&self, name: &Name, id: &ProcessId) -> Option<Held> {
+    pub(crate) fn release(&self, name: &Name, id: &RegistrationId) -> Option<Held> {
         let mut slots = self.lock();
         let Some(Slot::Held(h)) = slots.get_mut(name) else {
             return None;
@@ -122,25 +126,25 @@ impl Local {
         }
     }
 
-    pub(crate) fn get(&self, name: &Name) -> Option<Registered> {
+    pub(crate) fn get(&self, name: &Name) -> Option<Holder> {
         match self.lock().get(name) {
-            Some(Slot::Held(h)) => Some(h.registered()),
+            Some(Slot::Held(h)) => Some(h.holder()),
             _ => None,
         }
     }
 
-    pub(crate) fn holds(&self, name: &Name, id: &ProcessId) -> bool {
+    pub(crate) fn holds(&self, name: &Name, id: &RegistrationId) -> bool {
         matches!(self.lock().get(name), Some(Slot::Held(h)) if h.id == *id)
     }
 
     /// Local names starting with `prefix`, sorted.
-    pub(crate) fn select(&self, prefix: &str) -> Vec<(Name, Registered)> {
+    pub(crate) fn select(&self, prefix: &str) -> Vec<(Name, Holder)> {
         let mut out: Vec<_> = self
             .lock()
             .iter()
             .filter(|(name, _)| name.as_str().starts_with(prefix))
             .filter_map(|(name, slot)| match slot {
-                Slot::Held(h) => Some((name.clone(), h.registered())),
+                Slot::Held(h) => Some((name.clone(), h.holder())),
                 Slot::Pending(_) => None,
             })
             .collect();
@@ -160,7 +164,29 @@ impl Local {
         out
     }
 
+    /// Names held, not counting registrations in flight.
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock()
+            .values()
+            .filter(|slot| matches!(slot, Slot::Held(_)))
+            .count()
+    }
+}
+
+/// This member's view of its own keys: a key locked by our session for a
+/// registration the table no longer holds is dead (released locally, its
+/// removal pending).
+#[derive(Debug)]
+pub(crate) struct Mine {
+    pub(crate) member: String,
+    pub(crate) session: SessionId,
+    pub(crate) local: Arc<Local>,
+}
+
+impl Liveness for Mine {
+    fn is_dead(&self, name: &Name, holder: &Holder, entry: &KvEntry) -> bool {
+        holder.id.member == self.member
+            && entry.session.as_ref() == Some(&self.session)
+            && !self.local.holds(name, &holder.id)
     }
 }

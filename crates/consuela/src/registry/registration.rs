@@ -6,30 +6,31 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
-use super::Inner;
+use super::core::Core;
 use crate::error::{Error, ErrorKind};
+use crate::holder::{Contact, Holder, RegistrationId};
 use crate::name::Name;
-use crate::record::{Owner, ProcessId, Registered};
+use crate::token::FencingToken;
 
 /// Proof that this member holds a name. Dropping it releases the name in
 /// the background; [`unregister`](Self::unregister) releases it and waits.
 #[derive(Debug)]
 #[must_use = "dropping a Registration releases the name"]
 pub struct Registration {
-    inner: Arc<Inner>,
+    core: Arc<Core>,
     name: Name,
-    registered: Registered,
+    holder: Holder,
     lost: CancellationToken,
     released: bool,
 }
 
 impl Registration {
-    pub(super) fn new(inner: Arc<Inner>, name: Name, registered: Registered) -> Self {
-        let lost = inner.lost.clone();
+    pub(super) fn new(core: Arc<Core>, name: Name, holder: Holder) -> Self {
+        let lost = core.lost.clone();
         Self {
-            inner,
+            core,
             name,
-            registered,
+            holder,
             lost,
             released: false,
         }
@@ -40,26 +41,26 @@ impl Registration {
         &self.name
     }
 
-    /// Who holds it: this member and the registration id.
-    pub fn id(&self) -> &ProcessId {
-        &self.registered.id
+    /// Which registration this is: this member and a member-unique number.
+    pub fn id(&self) -> &RegistrationId {
+        &self.holder.id
     }
 
-    /// The owner as registered.
-    pub fn owner(&self) -> &Owner {
-        &self.registered.owner
+    /// The contact registered with the name.
+    pub fn contact(&self) -> &Contact {
+        &self.holder.contact
     }
 
-    /// The whole registration record.
-    pub fn registered(&self) -> &Registered {
-        &self.registered
+    /// The name's holder as others read it.
+    pub fn holder(&self) -> &Holder {
+        &self.holder
     }
 
     /// The fencing token: the key's `ModifyIndex` at acquisition. It strictly
     /// increases across successive owners of the name, so a downstream system
     /// that remembers the highest token it has seen can refuse a stale owner.
-    pub fn fencing_token(&self) -> u64 {
-        self.registered.fencing_token
+    pub fn fencing_token(&self) -> FencingToken {
+        self.holder.fencing_token
     }
 
     /// Whether ownership can no longer be guaranteed.
@@ -98,17 +99,15 @@ impl Registration {
         if self.is_lost() {
             return Ok(());
         }
-        self.inner
-            .release_now(&self.name, &self.registered.id)
-            .await
+        self.core.release_now(&self.name, &self.holder.id).await
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         if !self.released {
-            self.inner
-                .release_in_background(self.name.clone(), &self.registered.id);
+            self.core
+                .release_in_background(self.name.clone(), &self.holder.id);
         }
     }
 }
@@ -118,7 +117,7 @@ impl Drop for Registration {
 pub struct SpawnHandle<T> {
     join: JoinHandle<Result<T, Error>>,
     stop: CancellationToken,
-    registered: Registered,
+    holder: Holder,
 }
 
 impl<T: Send + 'static> SpawnHandle<T> {
@@ -127,7 +126,7 @@ impl<T: Send + 'static> SpawnHandle<T> {
         F: Future<Output = T> + Send + 'static,
     {
         let stop = CancellationToken::new();
-        let registered = registration.registered.clone();
+        let holder = registration.holder.clone();
         let stopped = stop.clone();
         let join = tracker.spawn(async move {
             let outcome = tokio::select! {
@@ -143,7 +142,7 @@ impl<T: Send + 'static> SpawnHandle<T> {
                     Ok(out)
                 }
                 None if registration.is_lost() => {
-                    let reason = registration.inner.lost_reason();
+                    let reason = registration.core.stopped_error();
                     drop(registration);
                     Err(reason)
                 }
@@ -153,21 +152,17 @@ impl<T: Send + 'static> SpawnHandle<T> {
                 }
             }
         });
-        Self {
-            join,
-            stop,
-            registered,
-        }
+        Self { join, stop, holder }
     }
 
-    /// The registration the future runs under.
-    pub fn registered(&self) -> &Registered {
-        &self.registered
+    /// The name's holder, as the future runs under it.
+    pub fn holder(&self) -> &Holder {
+        &self.holder
     }
 
     /// The fencing token of the registration.
-    pub fn fencing_token(&self) -> u64 {
-        self.registered.fencing_token
+    pub fn fencing_token(&self) -> FencingToken {
+        self.holder.fencing_token
     }
 
     /// Stops the future (dropping it), then releases the name. Await

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use consuela::{Config, Event, Interval, Registry, RetryPolicy};
+use consuela::{Config, Registry, config::Interval, config::RetryPolicy, event::Event};
 use consuela_client::{Client, ClientConfig};
 use consuela_devserver::DevServerConfig;
 use consuela_testkit::{ConsulTarget, FaultProxy, consul_target, spawn_devserver_with, trace_init};

@@ -1,6 +1,6 @@
 //! The original's basic_SUITE regular workflow, plus bad input.
 
-use consuela::{Config, ErrorKind, Owner, Registry};
+use consuela::{Config, Contact, ErrorKind, Registry};
 use consuela_testkit::wait_for;
 
 use crate::support::{Cluster, SOON, namespace};
@@ -21,7 +21,7 @@ async fn registration_is_idempotent_for_the_same_owner() {
     let ns = namespace("idem");
     let r = cluster.registry(0, &ns).await;
     let other = cluster.registry(1, &ns).await;
-    let owner = Owner::at("10.0.0.1:7000");
+    let owner = Contact::at("10.0.0.1:7000");
     let a = r.register("me", owner.clone()).await.unwrap();
     let b = r.register("me", owner.clone()).await.unwrap();
     assert_eq!(a.fencing_token(), b.fencing_token());
@@ -30,7 +30,7 @@ async fn registration_is_idempotent_for_the_same_owner() {
     a.unregister().await.unwrap();
     let seen = other.whereis("me").await.unwrap().expect("still held");
     assert_eq!(&seen.id, b.id());
-    assert_eq!(seen.owner, owner);
+    assert_eq!(seen.contact, owner);
     assert_eq!(seen.fencing_token, b.fencing_token());
     b.unregister().await.unwrap();
     assert_eq!(other.whereis("me").await.unwrap(), None);
@@ -45,7 +45,7 @@ async fn many_names_for_one_owner_and_readable_names() {
     let ns = namespace("many");
     let r = cluster.registry(0, &ns).await;
     let other = cluster.registry(1, &ns).await;
-    let owner = Owner::at("worker");
+    let owner = Contact::at("worker");
     let mut names: Vec<String> = (0..40).map(|i| format!("space/acceptor-{i}")).collect();
     names.extend(["with space", "per%cent?and#hash", "ünïcødé/名前", "a+b=c&d"].map(String::from));
     let mut guards = Vec::new();
@@ -91,18 +91,18 @@ async fn conflicting_registration_names_the_owner() {
     let ns = namespace("conflict");
     let a = cluster.registry(0, &ns).await;
     let b = cluster.registry(1, &ns).await;
-    let held = a.register("my_boy", Owner::at("a")).await.unwrap();
-    let err = b.register("my_boy", Owner::at("b")).await.unwrap_err();
+    let held = a.register("my_boy", Contact::at("a")).await.unwrap();
+    let err = b.register("my_boy", Contact::at("b")).await.unwrap_err();
     assert!(err.is_conflict(), "{err}");
-    assert_eq!(err.owner().map(|o| &o.id), Some(held.id()));
+    assert_eq!(err.holder().map(|o| &o.id), Some(held.id()));
     // Another owner within the same member conflicts too, without I/O.
-    let err = a.register("my_boy", Owner::at("a2")).await.unwrap_err();
+    let err = a.register("my_boy", Contact::at("a2")).await.unwrap_err();
     assert!(matches!(
         err.kind(),
-        ErrorKind::AlreadyRegistered { owner: Some(_) }
+        ErrorKind::AlreadyRegistered { holder: Some(_) }
     ));
     // The holder can still register again.
-    let again = a.register("my_boy", Owner::at("a")).await.unwrap();
+    let again = a.register("my_boy", Contact::at("a")).await.unwrap();
     assert_eq!(again.fencing_token(), held.fencing_token());
     drop((held, again));
     a.shutdown().await.unwrap();
@@ -116,12 +116,12 @@ async fn round_trip_and_instant_reregistration() {
     let ns = namespace("roundtrip");
     let a = cluster.registry(0, &ns).await;
     let b = cluster.registry(1, &ns).await;
-    let mut last_token = 0;
+    let mut last_token = consuela::FencingToken::default();
     for i in 0..10 {
         // Alternate members: a released name is free at once (no lock-delay).
         let (me, other) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
         let reg = me
-            .register("instant", Owner::at(format!("round-{i}")))
+            .register("instant", Contact::at(format!("round-{i}")))
             .await
             .unwrap();
         assert!(
@@ -148,7 +148,7 @@ async fn dead_local_holder_is_never_returned() {
     let ns = namespace("dead");
     let a = cluster.registry(0, &ns).await;
     let b = cluster.registry(1, &ns).await;
-    let reg = a.register("slacker", Owner::default()).await.unwrap();
+    let reg = a.register("slacker", Contact::default()).await.unwrap();
     drop(reg);
     // Locally the name is free at once, even before Consul heard of it.
     assert_eq!(a.whereis("slacker").await.unwrap(), None);
@@ -172,7 +172,7 @@ async fn graceful_shutdown_hands_names_over_at_once() {
     let a = cluster.registry(0, &ns).await;
     let b = cluster.registry(1, &ns).await;
     let regs: Vec<_> = futures_util::future::try_join_all(
-        (0..5).map(|i| a.register(format!("n{i}"), Owner::default())),
+        (0..5).map(|i| a.register(format!("n{i}"), Contact::default())),
     )
     .await
     .unwrap();
@@ -180,7 +180,7 @@ async fn graceful_shutdown_hands_names_over_at_once() {
     assert!(regs.iter().all(|r| r.is_lost()), "shutdown fires lost()");
     // No lock-delay: every name is free right away.
     for i in 0..5 {
-        b.register(format!("n{i}"), Owner::default())
+        b.register(format!("n{i}"), Contact::default())
             .await
             .unwrap()
             .unregister()
@@ -190,14 +190,11 @@ async fn graceful_shutdown_hands_names_over_at_once() {
     let sessions = cluster
         .client()
         .session()
-        .info(
-            &consuela_wire::SessionId::new(a.session()),
-            Default::default(),
-        )
+        .info(a.session(), Default::default())
         .await
         .unwrap();
     assert!(sessions.value.is_none(), "the session is destroyed");
-    let err = a.register("late", Owner::default()).await.unwrap_err();
+    let err = a.register("late", Contact::default()).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Shutdown));
     drop(regs);
     b.shutdown().await.unwrap();
@@ -209,7 +206,7 @@ async fn bad_names_and_configs_get_typed_errors() {
     let cluster = Cluster::start().await;
     let r = cluster.registry(0, &namespace("bad")).await;
     for bad in ["", "/a", "a//b", "a/../b", ".", "nul\0"] {
-        let err = r.register(bad, Owner::default()).await.unwrap_err();
+        let err = r.register(bad, Contact::default()).await.unwrap_err();
         assert!(
             matches!(err.kind(), ErrorKind::InvalidName(_)),
             "{bad:?}: {err}"
@@ -225,7 +222,7 @@ async fn bad_names_and_configs_get_typed_errors() {
     let err = Registry::start(config).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err}");
     let mut config = cluster.config(0, "x");
-    config.keeper.interval = consuela::Interval::Fixed(config.session.ttl);
+    config.keeper.interval = consuela::config::Interval::Fixed(config.session.ttl);
     assert!(matches!(
         Registry::start(config).await.unwrap_err().kind(),
         ErrorKind::Config(_)
@@ -265,7 +262,10 @@ async fn a_directory_reads_without_a_session() {
     let cluster = Cluster::start().await;
     let ns = namespace("directory");
     let r = cluster.registry(0, &ns).await;
-    let reg = r.register("svc/a", Owner::at("10.0.0.9:1")).await.unwrap();
+    let reg = r
+        .register("svc/a", Contact::at("10.0.0.9:1"))
+        .await
+        .unwrap();
     let sessions_before = cluster
         .client()
         .session()
@@ -304,7 +304,7 @@ async fn concurrent_registrations_of_one_name_within_a_member_never_both_win() {
     let cluster = Cluster::start().await;
     let r = cluster.registry(0, &namespace("same-member")).await;
     // Same owner: one acquisition, every caller joins it.
-    let owner = Owner::at("same");
+    let owner = Contact::at("same");
     let joined =
         futures_util::future::try_join_all((0..20).map(|_| r.register("shared", owner.clone())))
             .await
@@ -318,13 +318,13 @@ async fn concurrent_registrations_of_one_name_within_a_member_never_both_win() {
     drop(joined);
     // Different owners: exactly one wins, the others are told who holds it.
     let results = futures_util::future::join_all(
-        (0..20).map(|i| r.register("contested", Owner::at(format!("o{i}")))),
+        (0..20).map(|i| r.register("contested", Contact::at(format!("o{i}")))),
     )
     .await;
     let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(winners.len(), 1, "{results:?}");
     for err in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert_eq!(err.owner().map(|o| &o.id), Some(winners[0].id()), "{err}");
+        assert_eq!(err.holder().map(|o| &o.id), Some(winners[0].id()), "{err}");
     }
     drop(results);
     r.shutdown().await.unwrap();

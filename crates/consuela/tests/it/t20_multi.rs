@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use consuela::{ErrorKind, LostReason, Owner, State};
+use consuela::{Contact, ErrorKind, LostReason, registry::State};
 use consuela_testkit::{wait_for, wait_watch};
-use consuela_wire::SessionId;
 
 use crate::support::{Cluster, SOON, namespace};
 
@@ -19,9 +18,10 @@ async fn exactly_one_of_three_members_wins_each_race() {
     ];
     for round in 0..20 {
         let name = format!("me-{round}");
-        let results =
-            futures_util::future::join_all(rs.iter().map(|r| r.register(&name, Owner::default())))
-                .await;
+        let results = futures_util::future::join_all(
+            rs.iter().map(|r| r.register(&name, Contact::default())),
+        )
+        .await;
         let winners: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
         for err in results.iter().filter_map(|r| r.as_ref().err()) {
@@ -45,12 +45,12 @@ async fn lock_delay_is_reported_apart_from_conflicts() {
     config.session.lock_delay = Duration::from_secs(5);
     let a = consuela::Registry::start(config).await.unwrap();
     let b = cluster.registry(1, &ns).await;
-    let held = a.register("contended", Owner::default()).await.unwrap();
+    let held = a.register("contended", Contact::default()).await.unwrap();
     // Invalidate a's session behind its back, as a failed check would.
     cluster
         .client()
         .session()
-        .destroy(&SessionId::new(a.session()))
+        .destroy(a.session())
         .await
         .unwrap();
     wait_for(
@@ -61,7 +61,10 @@ async fn lock_delay_is_reported_apart_from_conflicts() {
     )
     .await
     .unwrap();
-    let err = b.register("contended", Owner::default()).await.unwrap_err();
+    let err = b
+        .register("contended", Contact::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::LockDelay), "{err}");
     assert!(err.is_retryable() && !err.is_conflict());
     // a learns of the loss at its next renew (a 404).
@@ -75,7 +78,7 @@ async fn lock_delay_is_reported_apart_from_conflicts() {
     let won = wait_for(
         SOON,
         "the lock-delay to pass",
-        || b.register("contended", Owner::default()),
+        || b.register("contended", Contact::default()),
         |r| {
             r.is_ok()
                 || r.as_ref()

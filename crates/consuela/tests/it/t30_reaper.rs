@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use consuela::{Event, LostReason, Owner, Registry, RetryPolicy, State};
+use consuela::{Contact, LostReason, Registry, config::RetryPolicy, event::Event, registry::State};
 use consuela_testkit::{Mode, wait_for, wait_until, wait_watch};
 
 use crate::support::{Cluster, Events, SOON, namespace};
@@ -22,7 +22,7 @@ async fn zombie_is_reaped_once_consul_is_back() {
         .await
         .unwrap();
     let observer = cluster.registry(1, &ns).await;
-    let reg = r.register("boi", Owner::default()).await.unwrap();
+    let reg = r.register("boi", Contact::default()).await.unwrap();
     proxy.set_mode(Mode::Stop);
     // Still served from memory.
     assert_eq!(
@@ -71,7 +71,7 @@ async fn reaper_gives_up_and_the_registry_fail_stops() {
         .start()
         .await
         .unwrap();
-    let reg = r.register("boi", Owner::default()).await.unwrap();
+    let reg = r.register("boi", Contact::default()).await.unwrap();
     proxy.set_mode(Mode::Stop);
     drop(reg);
     let mut state = r.subscribe();
@@ -87,7 +87,7 @@ async fn reaper_gives_up_and_the_registry_fail_stops() {
         1
     );
     assert!(
-        r.register("x", Owner::default())
+        r.register("x", Contact::default())
             .await
             .unwrap_err()
             .is_fatal()
@@ -106,7 +106,7 @@ async fn twenty_zombies_drain() {
     let r = Registry::start(config).await.unwrap();
     let observer = cluster.registry(1, &ns).await;
     let regs = futures_util::future::try_join_all(
-        (0..20).map(|i| r.register(format!("slacker-{i}"), Owner::default())),
+        (0..20).map(|i| r.register(format!("slacker-{i}"), Contact::default())),
     )
     .await
     .unwrap();

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use consuela::{Event, LostReason, Owner, Registry, State};
+use consuela::{Contact, LostReason, Registry, event::Event, registry::State};
 use consuela_testkit::{Mode, wait_until, wait_watch};
-use consuela_wire::SessionId;
 
 use crate::support::{Cluster, Events, SOON, namespace};
 
@@ -18,7 +17,7 @@ async fn session_renews_across_three_ttls() {
         .start()
         .await
         .unwrap();
-    let reg = r.register("held", Owner::default()).await.unwrap();
+    let reg = r.register("held", Contact::default()).await.unwrap();
     // With interval TTL/4, twelve renewals span three TTLs.
     wait_until(SOON * 6, "twelve renewals", || async {
         events.count(|e| matches!(e, Event::Renewed { .. })) >= 12
@@ -29,7 +28,7 @@ async fn session_renews_across_three_ttls() {
     let info = cluster
         .client()
         .session()
-        .info(&SessionId::new(r.session()), Default::default())
+        .info(r.session(), Default::default())
         .await
         .unwrap();
     assert!(info.value.is_some(), "the session is alive");
@@ -38,7 +37,7 @@ async fn session_renews_across_three_ttls() {
     let info = cluster
         .client()
         .session()
-        .info(&SessionId::new(r.session()), Default::default())
+        .info(r.session(), Default::default())
         .await
         .unwrap();
     assert!(info.value.is_none(), "shutdown destroys the session");
@@ -55,7 +54,7 @@ async fn unreachable_consul_fires_lost_before_the_session_is_invalidated() {
         .await
         .unwrap();
     let observer = cluster.registry(1, &ns).await;
-    let reg = r.register("guarded", Owner::default()).await.unwrap();
+    let reg = r.register("guarded", Contact::default()).await.unwrap();
     proxy.set_mode(Mode::Ignore);
     tokio::time::timeout(SOON * 3, reg.lost())
         .await
@@ -65,7 +64,7 @@ async fn unreachable_consul_fires_lost_before_the_session_is_invalidated() {
     let info = cluster
         .client()
         .session()
-        .info(&SessionId::new(r.session()), Default::default())
+        .info(r.session(), Default::default())
         .await
         .unwrap();
     assert!(
@@ -101,11 +100,11 @@ async fn a_404_on_renew_fail_stops_at_once() {
         .start()
         .await
         .unwrap();
-    let reg = r.register("held", Owner::default()).await.unwrap();
+    let reg = r.register("held", Contact::default()).await.unwrap();
     cluster
         .client()
         .session()
-        .destroy(&SessionId::new(r.session()))
+        .destroy(r.session())
         .await
         .unwrap();
     let mut state = r.subscribe();
@@ -140,7 +139,7 @@ async fn dropping_every_handle_is_a_crash() {
     let ns = namespace("crash");
     let r = cluster.registry(0, &ns).await;
     let observer = cluster.registry(1, &ns).await;
-    let reg = r.register("orphan", Owner::default()).await.unwrap();
+    let reg = r.register("orphan", Contact::default()).await.unwrap();
     drop(r);
     assert!(reg.is_lost(), "dropping the registry fires lost()");
     // Nothing was released: the name stays held until Consul expires the session.
@@ -166,7 +165,7 @@ async fn panicking_handlers_never_stop_the_registry() {
         .start()
         .await
         .unwrap();
-    let reg = r.register("fine", Owner::default()).await.unwrap();
+    let reg = r.register("fine", Contact::default()).await.unwrap();
     wait_until(SOON, "a renew passes through the handler", || async {
         r.pulse_panics() >= 3
     })
@@ -183,14 +182,14 @@ async fn the_session_watch_notices_an_early_invalidation_at_once() {
     let mut config = cluster.config(0, &namespace("watch-session"));
     // Renewals alone would take half a minute to notice.
     config.session.ttl = Duration::from_secs(120);
-    config.keeper.interval = consuela::Interval::Ratio(1, 4);
+    config.keeper.interval = consuela::config::Interval::Ratio(1, 4);
     let r = Registry::start(config).await.unwrap();
-    let reg = r.register("held", Owner::default()).await.unwrap();
+    let reg = r.register("held", Contact::default()).await.unwrap();
     let destroyed = tokio::time::Instant::now();
     cluster
         .client()
         .session()
-        .destroy(&SessionId::new(r.session()))
+        .destroy(r.session())
         .await
         .unwrap();
     tokio::time::timeout(SOON, reg.lost())

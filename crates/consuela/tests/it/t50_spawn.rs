@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use consuela::{ErrorKind, LostReason, Owner};
+use consuela::{Contact, ErrorKind, LostReason};
 use consuela_testkit::wait_for;
-use consuela_wire::SessionId;
 use tokio::sync::oneshot;
 
 use crate::support::{Cluster, SOON, namespace};
@@ -17,7 +16,7 @@ async fn the_name_is_held_exactly_while_the_future_runs() {
     let observer = cluster.registry(1, &ns).await;
     let (finish, finished) = oneshot::channel::<()>();
     let task = r
-        .spawn("worker", Owner::at("w"), async move {
+        .spawn("worker", Contact::at("w"), async move {
             let _ = finished.await;
             42
         })
@@ -30,7 +29,7 @@ async fn the_name_is_held_exactly_while_the_future_runs() {
         .expect("held while running");
     assert_eq!(seen.fencing_token, task.fencing_token());
     let err = observer
-        .spawn("worker", Owner::default(), async {})
+        .spawn("worker", Contact::default(), async {})
         .await
         .unwrap_err();
     assert!(err.is_conflict());
@@ -52,7 +51,7 @@ async fn the_future_is_aborted_when_ownership_is_lost() {
     let r = cluster.registry(0, &namespace("spawn-lost")).await;
     let (dropped_tx, dropped) = oneshot::channel::<()>();
     let task = r
-        .spawn("doomed", Owner::default(), async move {
+        .spawn("doomed", Contact::default(), async move {
             let _guard = DropSignal(Some(dropped_tx));
             std::future::pending::<()>().await;
         })
@@ -61,7 +60,7 @@ async fn the_future_is_aborted_when_ownership_is_lost() {
     cluster
         .client()
         .session()
-        .destroy(&SessionId::new(r.session()))
+        .destroy(r.session())
         .await
         .unwrap();
     tokio::time::timeout(SOON, dropped)
@@ -83,7 +82,7 @@ async fn stop_and_shutdown_end_spawned_futures_before_releasing() {
     let r = cluster.registry(0, &ns).await;
     let observer = cluster.registry(1, &ns).await;
     let stopped = r
-        .spawn("a", Owner::default(), std::future::pending::<()>())
+        .spawn("a", Contact::default(), std::future::pending::<()>())
         .await
         .unwrap();
     stopped.stop();
@@ -102,7 +101,7 @@ async fn stop_and_shutdown_end_spawned_futures_before_releasing() {
     let running = r
         .spawn(
             "b",
-            Owner::default(),
+            Contact::default(),
             tokio::time::sleep(Duration::from_secs(3600)),
         )
         .await

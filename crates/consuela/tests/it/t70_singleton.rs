@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use consuela::{Leadership, Owner, Registry, SingletonConfig, SingletonHandle};
+use consuela::{
+    Contact, Registry, singleton::Leadership, singleton::SingletonConfig,
+    singleton::SingletonHandle,
+};
 use consuela_testkit::{Mode, wait_until};
 use tokio::time::Instant;
 
@@ -101,7 +104,7 @@ async fn exactly_one_leader_through_crashes_and_handoffs() {
         handles.push(Some(
             r.singleton(
                 "scheduler",
-                Owner::at(format!("m{i}")),
+                Contact::at(format!("m{i}")),
                 config(),
                 running.factory(i),
             )
@@ -160,7 +163,7 @@ async fn a_cut_off_leader_stops_before_a_standby_starts() {
         .await
         .unwrap();
     let leader = cut
-        .singleton("cron", Owner::default(), config(), running.factory(0))
+        .singleton("cron", Contact::default(), config(), running.factory(0))
         .unwrap();
     wait_until(SOON, "the proxied member leads", || async {
         leader.is_leader()
@@ -168,7 +171,7 @@ async fn a_cut_off_leader_stops_before_a_standby_starts() {
     .await;
     let standby_registry = cluster.registry(1, &ns).await;
     let standby = standby_registry
-        .singleton("cron", Owner::default(), config(), running.factory(1))
+        .singleton("cron", Contact::default(), config(), running.factory(1))
         .unwrap();
     wait_until(SOON, "the other member stands by", || async {
         matches!(

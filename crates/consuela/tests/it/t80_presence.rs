@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use consuela::{
-    Discovery, DiscoveryConfig, Event, LostReason, Owner, Presence, PresenceCheck, PresenceConfig,
-    Registry, State,
+    Contact, LostReason, Registry, discovery::Discovery, discovery::DiscoveryConfig, event::Event,
+    presence::Presence, presence::PresenceCheck, presence::PresenceConfig, registry::State,
 };
 use consuela_devserver::DevServerConfig;
 use consuela_testkit::{wait_for, wait_watch};
@@ -56,7 +56,7 @@ async fn a_dead_presence_check_frees_the_members_names() {
     presence.bind(&mut config);
     let r = Registry::start(config).await.unwrap();
     let observer = cluster.registry(1, &ns).await;
-    let reg = r.register("bound", Owner::default()).await.unwrap();
+    let reg = r.register("bound", Contact::default()).await.unwrap();
     wait_for(
         SOON,
         "Consul checks the listener",

@@ -1,0 +1,167 @@
+//! The one Consul port: every KV and session request the registry makes.
+//!
+//! [`Consul`] holds the session-less reads (a [`Directory`](crate::Directory)
+//! needs nothing else); [`Session`] adds the writes made under the member's
+//! session. Presence and discovery talk to the agent and health endpoints
+//! through the client directly: they are not part of the name protocol.
+
+use std::time::Duration;
+
+use consuela_client::api::txn;
+use consuela_client::{
+    Client, Consistency, DeleteOptions, QueryOptions, TxnFailure, TxnOutcome, Watch, WatchConfig,
+};
+use consuela_wire::{KvEntry, SessionEntry, SessionId, SessionRequest, parse_go_duration};
+
+use crate::error::{Error, ErrorKind};
+use crate::token::FencingToken;
+
+/// Session-less KV reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Consul {
+    client: Client,
+}
+
+impl Consul {
+    pub(crate) fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The entry under `key`, if any.
+    pub(crate) async fn get(
+        &self,
+        key: &str,
+        consistency: Consistency,
+    ) -> Result<Option<KvEntry>, Error> {
+        let opts = QueryOptions::new().with_consistency(consistency);
+        Ok(self.client.kv().get(key, opts).await?.value)
+    }
+
+    /// Every entry under `prefix`.
+    pub(crate) async fn list(
+        &self,
+        prefix: &str,
+        consistency: Consistency,
+    ) -> Result<Vec<KvEntry>, Error> {
+        let opts = QueryOptions::new().with_consistency(consistency);
+        Ok(self.client.kv().list(prefix, opts).await?.value)
+    }
+
+    /// Blocking queries on one key.
+    pub(crate) fn watch_key(&self, key: &str, config: WatchConfig) -> Watch<Option<KvEntry>> {
+        self.client.kv().watch(key, config)
+    }
+
+    /// Blocking queries on every key under `prefix`.
+    pub(crate) fn watch_prefix(&self, prefix: &str, config: WatchConfig) -> Watch<Vec<KvEntry>> {
+        self.client.kv().watch_prefix(prefix, config)
+    }
+
+    /// Creates a session.
+    pub(crate) async fn create_session(&self, request: &SessionRequest) -> Result<Session, Error> {
+        let id = self.client.session().create(request).await?;
+        Ok(Session {
+            consul: self.clone(),
+            id,
+        })
+    }
+}
+
+/// How an acquisition ended, when Consul answered definitely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Acquired {
+    /// We hold the key; its new `ModifyIndex` is the fencing token.
+    Held(FencingToken),
+    /// Another session holds it.
+    Taken,
+    /// Consul's lock-delay blocks it.
+    LockDelay,
+    /// Our session no longer exists.
+    SessionGone,
+    /// Consul refused for another reason (the text of `Errors[0].What`).
+    Refused(String),
+}
+
+/// The member's session and the writes made under it.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    consul: Consul,
+    id: SessionId,
+}
+
+impl Session {
+    pub(crate) fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    pub(crate) fn consul(&self) -> &Consul {
+        &self.consul
+    }
+
+    /// Whether `entry` is locked by this session.
+    pub(crate) fn holds(&self, entry: &KvEntry) -> bool {
+        entry.session.as_ref() == Some(&self.id)
+    }
+
+    /// Acquires `key` with one `/v1/txn` `lock` op, which (unlike
+    /// `PUT ?acquire`) answers with the key's new `ModifyIndex`.
+    pub(crate) async fn acquire(&self, key: &str, value: Vec<u8>) -> Result<Acquired, Error> {
+        let op = txn::lock(key, value, &self.id);
+        match self.consul.client.txn().execute(&[op]).await? {
+            TxnOutcome::Committed(results) => results
+                .into_iter()
+                .find_map(|r| r.kv)
+                .map(|kv| Acquired::Held(kv.modify_index.into()))
+                .ok_or_else(|| Error::new(ErrorKind::Rejected)),
+            TxnOutcome::RolledBack(errors) => {
+                let what = errors
+                    .into_iter()
+                    .next()
+                    .map(|e| e.what)
+                    .unwrap_or_default();
+                Ok(match TxnFailure::classify(&what) {
+                    TxnFailure::LockHeld => Acquired::Taken,
+                    TxnFailure::LockDelay => Acquired::LockDelay,
+                    TxnFailure::InvalidSession => Acquired::SessionGone,
+                    _ => Acquired::Refused(what),
+                })
+            }
+        }
+    }
+
+    /// Deletes `key` if its `ModifyIndex` is still `token`: `false` means
+    /// someone (even we) re-acquired it since.
+    pub(crate) async fn delete_if(&self, key: &str, token: FencingToken) -> Result<bool, Error> {
+        let opts = DeleteOptions {
+            cas: Some(token.into()),
+            ..DeleteOptions::default()
+        };
+        Ok(self.consul.client.kv().delete(key, opts).await?)
+    }
+
+    /// Renews the session. `Ok(None)`: Consul no longer has it. Otherwise the
+    /// TTL Consul answered with, when it could be read.
+    pub(crate) async fn renew(&self) -> Result<Option<Option<Duration>>, Error> {
+        let renewed = self.consul.client.session().renew(&self.id).await?;
+        Ok(renewed.map(|session| {
+            parse_go_duration(&session.ttl)
+                .ok()
+                .and_then(|ns| u64::try_from(ns).ok())
+                .map(Duration::from_nanos)
+        }))
+    }
+
+    /// Blocking queries on the session itself.
+    pub(crate) fn watch(&self, config: WatchConfig) -> Watch<Option<SessionEntry>> {
+        self.consul.client.session().watch_info(&self.id, config)
+    }
+
+    /// Destroys the session (graceful shutdown).
+    pub(crate) async fn destroy(&self) -> Result<(), Error> {
+        Ok(self.consul.client.session().destroy(&self.id).await?)
+    }
+}

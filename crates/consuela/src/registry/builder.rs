@@ -1,0 +1,264 @@
+//! [`RegistryBuilder`]: event handlers and client settings, then the start:
+//! the session, the keeper, the reaper and the session watch.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use consuela_client::{Client, ClientConfig};
+use consuela_wire::{Behavior, CheckId, ServiceCheckRef, SessionRequest};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::core::Core;
+use super::handle::Registry;
+use super::lifecycle::State;
+use super::local::{Local, Mine};
+use crate::config::Config;
+use crate::consul::Consul;
+use crate::directory::Directory;
+use crate::error::{Error, LostReason};
+use crate::event::{Component, Event, Pulse, Pulses, TracingPulse};
+use crate::keeper::{self, Deadline, Keeper};
+use crate::name::KeySpace;
+use crate::read::View;
+use crate::reaper;
+
+/// Builds a [`Registry`] with event handlers.
+pub struct RegistryBuilder {
+    config: Config,
+    pulses: Pulses,
+    client: Option<ClientConfig>,
+    ignore_deadline: bool,
+}
+
+impl std::fmt::Debug for RegistryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryBuilder")
+            .field("config", &self.config)
+            .field("pulses", &self.pulses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryBuilder {
+    fn new(config: Config) -> Self {
+        Self {
+            config,
+            pulses: Pulses::default(),
+            client: None,
+            ignore_deadline: false,
+        }
+    }
+
+    /// Adds a handler for every component's events. Without any, events are
+    /// logged through `tracing` ([`TracingPulse`]).
+    pub fn pulse(mut self, pulse: impl Pulse) -> Self {
+        self.pulses.add(None, Arc::new(pulse));
+        self
+    }
+
+    /// Adds a handler for one component's events.
+    pub fn component_pulse(mut self, component: Component, pulse: impl Pulse) -> Self {
+        self.pulses.add(Some(component), Arc::new(pulse));
+        self
+    }
+
+    /// Uses this client configuration instead of the one derived from
+    /// [`Config::consul`] (for a request hook, TLS from memory, pool sizes).
+    pub fn client_config(mut self, client: ClientConfig) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// **Breaks the safety guarantee; for tests only.** The keeper keeps
+    /// believing in its session past the deadline, and the session watch is
+    /// off. The safety checker uses it to prove that it can fail.
+    #[cfg(feature = "test-util")]
+    pub fn unsafe_ignore_deadline(mut self) -> Self {
+        self.ignore_deadline = true;
+        self.config.keeper.watch_session = false;
+        self
+    }
+
+    /// Validates the configuration, creates the session and starts the keeper
+    /// and the reaper.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an invalid
+    /// configuration; the outcome kinds when Consul cannot create the session
+    /// (a registry cannot start without Consul, as in the original).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: if cancelled after Consul created the session, the
+    /// session is left to expire on its own.
+    pub async fn start(self) -> Result<Registry, Error> {
+        let config = self.config.validate()?;
+        let mut pulses = self.pulses;
+        if pulses.is_empty() {
+            pulses.add(None, Arc::new(TracingPulse));
+        }
+        #[cfg(feature = "metrics")]
+        pulses.add(None, Arc::new(crate::metrics::MetricsPulse));
+        let client_config = match self.client {
+            Some(c) => c,
+            None => config.client_config(),
+        };
+        let consul = Consul::new(Client::new(client_config)?);
+        let keys = KeySpace::new(&config.namespace)?;
+        let member = config.member_name();
+
+        let sent = Instant::now();
+        let session = consul.create_session(&session_request(&config)).await?;
+        let local = Arc::new(Local::default());
+        let mine = Mine {
+            member: member.clone(),
+            session: session.id().clone(),
+            local: local.clone(),
+        };
+        let directory = Directory::with_view(consul, View::new(keys).with_liveness(Arc::new(mine)));
+
+        let stop = CancellationToken::new();
+        let (reaper, reaper_task) = reaper::spawn(reaper::Reaper {
+            session: session.clone(),
+            directory: directory.clone(),
+            pulses: pulses.clone(),
+            policy: config.reaper.retry.clone(),
+            stop: stop.clone(),
+        });
+        let deadline = Deadline::new(
+            sent,
+            config.session.ttl,
+            config.keeper.margin,
+            config.keeper.interval,
+        );
+        let keeper = Keeper {
+            session: session.clone(),
+            deadline,
+            pulses: pulses.clone(),
+            reaper: reaper.clone(),
+            stop: stop.clone(),
+            ignore_deadline: self.ignore_deadline,
+        };
+        pulses.emit(Event::Started {
+            session: session.id().clone(),
+            ttl: config.session.ttl,
+        });
+        let core = Arc::new(Core {
+            session,
+            directory,
+            member,
+            config,
+            next_rid: AtomicU64::new(1),
+            local,
+            lost: CancellationToken::new(),
+            stop,
+            state: watch::Sender::new(State::Running),
+            reaper,
+            pulses,
+            tasks: TaskTracker::new(),
+            spawned: TaskTracker::new(),
+        });
+        // Each background task fail-stops the registry when it ends with a
+        // reason, but never keeps it alive.
+        let weak = Arc::downgrade(&core);
+        core.tasks.spawn(async move {
+            if reaper_task.await == reaper::Exit::GaveUp
+                && let Some(core) = weak.upgrade()
+            {
+                core.fail_stop(LostReason::ReaperExhausted);
+            }
+        });
+        if core.config.keeper.watch_session {
+            let weak = Arc::downgrade(&core);
+            let watch = keeper::watch_session(
+                core.session.clone(),
+                core.config.session.ttl,
+                core.stop.clone(),
+            );
+            core.tasks.spawn(async move {
+                if let Some(reason) = watch.await
+                    && let Some(core) = weak.upgrade()
+                {
+                    core.fail_stop(reason);
+                }
+            });
+        }
+        let weak = Arc::downgrade(&core);
+        core.tasks.spawn(async move {
+            if let Some(reason) = keeper.run().await
+                && let Some(core) = weak.upgrade()
+            {
+                core.fail_stop(reason);
+            }
+        });
+        Ok(Registry::from_core(core))
+    }
+}
+
+impl Registry {
+    /// A builder, to add event handlers before starting.
+    pub fn builder(config: Config) -> RegistryBuilder {
+        RegistryBuilder::new(config)
+    }
+
+    /// Starts a registry with default event handling. See [`RegistryBuilder::start`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RegistryBuilder::start`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`RegistryBuilder::start`].
+    pub async fn start(config: Config) -> Result<Self, Error> {
+        Self::builder(config).start().await
+    }
+}
+
+/// The member's session: named after the namespace, on its node, deleting
+/// its keys when invalidated.
+fn session_request(config: &Config) -> SessionRequest {
+    SessionRequest {
+        name: Some(config.session_name().to_owned()),
+        node: Some(config.nodename.clone().into()),
+        ttl: Some(crate::duration::format(config.session.ttl)),
+        lock_delay: Some(consuela_wire::GoDuration::from_std(
+            config.session.lock_delay,
+        )),
+        behavior: Some(Behavior::Delete),
+        ..session_checks(&config.session.checks)
+    }
+}
+
+/// The check fields of the session request, readable by every Consul version.
+///
+/// No checks: `Checks: []`, which every version reads as "no checks at all"
+/// (in particular no `serfHealth`). Bound to service checks: 1.0-1.6 read
+/// `Checks`; 1.7+ apply their fix-up rules, under which an empty
+/// `NodeChecks` clears `Checks` and leaves exactly `ServiceChecks`.
+fn session_checks(checks: &[String]) -> SessionRequest {
+    let ids: Vec<CheckId> = checks.iter().map(|c| CheckId::new(c.as_str())).collect();
+    if ids.is_empty() {
+        return SessionRequest {
+            checks: Some(Vec::new()),
+            ..SessionRequest::default()
+        };
+    }
+    SessionRequest {
+        service_checks: Some(
+            ids.iter()
+                .map(|id| ServiceCheckRef {
+                    id: id.clone(),
+                    ..ServiceCheckRef::default()
+                })
+                .collect(),
+        ),
+        node_checks: Some(Vec::new()),
+        checks: Some(ids),
+        ..SessionRequest::default()
+    }
+}

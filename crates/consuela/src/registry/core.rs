@@ -1,0 +1,52 @@
+//! The state every handle, guard and background task of one registry shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::lifecycle::State;
+use super::local::Local;
+use crate::config::Config;
+use crate::consul::Session;
+use crate::directory::Directory;
+use crate::event::Pulses;
+use crate::holder::RegistrationId;
+use crate::reaper::ReaperHandle;
+
+/// One registry: its session, its names and its background machinery.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) session: Session,
+    /// Reads through the read model, hiding this member's dead holders.
+    pub(crate) directory: Directory,
+    pub(crate) member: String,
+    pub(crate) config: Config,
+    pub(crate) next_rid: AtomicU64,
+    pub(crate) local: Arc<Local>,
+    /// Cancelled when ownership can no longer be guaranteed (fail-stop or
+    /// shutdown): every `Registration::lost()` waits on it.
+    pub(crate) lost: CancellationToken,
+    /// Stops the keeper and the reaper.
+    pub(crate) stop: CancellationToken,
+    pub(crate) state: watch::Sender<State>,
+    pub(crate) reaper: ReaperHandle,
+    pub(crate) pulses: Pulses,
+    /// Keeper, reaper and background releases.
+    pub(crate) tasks: TaskTracker,
+    /// User futures: [`Registry::spawn`](crate::Registry::spawn)'s and
+    /// singleton leaders'. A shutdown stops them before releasing any name.
+    pub(crate) spawned: TaskTracker,
+}
+
+impl Core {
+    /// A fresh id for the next registration.
+    pub(crate) fn next_id(&self) -> RegistrationId {
+        RegistrationId {
+            member: self.member.clone(),
+            rid: self.next_rid.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}

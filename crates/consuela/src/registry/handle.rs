@@ -1,0 +1,321 @@
+//! [`Registry`]: the handle users hold; every method is a thin call into the
+//! shared core or the read model.
+
+use std::sync::Arc;
+
+use consuela_client::{Client, Consistency, WatchConfig};
+use consuela_wire::SessionId;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use super::core::Core;
+use super::lifecycle::State;
+use super::options::RegisterOptions;
+use super::registration::{Registration, SpawnHandle};
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::error::{Error, LostReason};
+use crate::event::Pulses;
+use crate::holder::{Contact, Holder};
+use crate::name::Name;
+use crate::watch::RegistryWatch;
+
+/// A handle to a running registry. Cheap to clone; all clones share one
+/// session. Dropping every handle without [`shutdown`](Self::shutdown) is
+/// treated as a crash: renewals stop, every `lost()` fires, and Consul frees
+/// the names once the session expires.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    core: Arc<Core>,
+    /// `None` in the internal handles of background components, so that they
+    /// do not keep the registry alive.
+    _alive: Option<Arc<Alive>>,
+}
+
+/// Fail-stops the registry when the last [`Registry`] handle goes.
+#[derive(Debug)]
+struct Alive(Arc<Core>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fail_stop(LostReason::Abandoned);
+    }
+}
+
+impl Registry {
+    /// The user handle of a freshly started core.
+    pub(crate) fn from_core(core: Arc<Core>) -> Self {
+        Self {
+            _alive: Some(Arc::new(Alive(core.clone()))),
+            core,
+        }
+    }
+
+    /// A handle for background components that does not keep the registry
+    /// alive (dropping every user handle still counts as a crash).
+    pub(crate) fn downgrade(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+            _alive: None,
+        }
+    }
+
+    /// The event handlers.
+    pub(crate) fn pulses(&self) -> &Pulses {
+        &self.core.pulses
+    }
+
+    /// The tracker of user futures, which a shutdown stops before releasing
+    /// any name.
+    pub(crate) fn user_tasks(&self) -> &TaskTracker {
+        &self.core.spawned
+    }
+
+    /// Why the registry stopped guaranteeing names.
+    pub(crate) fn stopped_error(&self) -> Error {
+        self.core.stopped_error()
+    }
+
+    /// This member's name, stored with every registration.
+    pub fn member(&self) -> &str {
+        &self.core.member
+    }
+
+    /// The Consul session id.
+    pub fn session(&self) -> &SessionId {
+        self.core.session.id()
+    }
+
+    /// The Consul client, for requests the registry does not wrap.
+    pub fn client(&self) -> &Client {
+        self.core.session.consul().client()
+    }
+
+    /// The registry's reads of who holds what, hiding names this member
+    /// released but whose keys are not deleted yet.
+    pub fn directory(&self) -> &Directory {
+        &self.core.directory
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.core.config
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        *self.core.state.borrow()
+    }
+
+    /// A receiver that sees every state change.
+    pub fn subscribe(&self) -> watch::Receiver<State> {
+        self.core.state.subscribe()
+    }
+
+    /// Resolves when the registry stops guaranteeing its names (fail-stop or
+    /// shutdown).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn lost(&self) {
+        self.core.lost.cancelled().await;
+    }
+
+    /// Names this member holds; registrations in flight are not counted.
+    pub fn len(&self) -> usize {
+        self.core.local.len()
+    }
+
+    /// Whether this member holds no name.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Zombies waiting for the reaper.
+    pub fn reaper_queue(&self) -> usize {
+        self.core.reaper.len()
+    }
+
+    /// How many event-handler calls panicked (and were caught).
+    pub fn pulse_panics(&self) -> u64 {
+        self.core.pulses.panics()
+    }
+
+    /// Registers `name` for `contact` with one Consul round trip.
+    ///
+    /// Registering a name this member already holds with an equal `contact`
+    /// is idempotent: it returns another guard for the same registration
+    /// (same fencing token); the name is released when the last guard goes.
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::AlreadyRegistered`](crate::ErrorKind::AlreadyRegistered)
+    ///   when another registration holds `name`;
+    /// - [`ErrorKind::LockDelay`](crate::ErrorKind::LockDelay) when Consul's
+    ///   lock-delay blocks it (retry later, or use [`register_with`](Self::register_with));
+    /// - [`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName) for a bad name;
+    /// - [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) /
+    ///   [`ErrorKind::Unknown`](crate::ErrorKind::Unknown) when Consul did not
+    ///   answer definitely (an unknown outcome is reconciled by the reaper);
+    /// - [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost) /
+    ///   [`ErrorKind::Shutdown`](crate::ErrorKind::Shutdown) once the registry stopped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped while the request is in flight,
+    /// the name goes to the reaper, which removes it if it was acquired.
+    pub async fn register(
+        &self,
+        name: impl AsRef<str>,
+        contact: Contact,
+    ) -> Result<Registration, Error> {
+        let name = Name::new(name)?;
+        self.core.register(&name, contact).await
+    }
+
+    /// [`register`](Self::register) with options: for instance waiting out
+    /// the lock-delay a crashed holder left behind.
+    ///
+    /// # Errors
+    ///
+    /// As [`register`](Self::register).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`register`](Self::register).
+    pub async fn register_with(
+        &self,
+        name: impl AsRef<str>,
+        contact: Contact,
+        options: RegisterOptions,
+    ) -> Result<Registration, Error> {
+        let name = Name::new(name)?;
+        self.core.register_with(&name, contact, options).await
+    }
+
+    /// Runs `future` only while holding `name`: it starts once the name is
+    /// registered, the name is released when it ends, and it is aborted
+    /// (dropped) as soon as ownership is lost or the registry stops.
+    ///
+    /// # Errors
+    ///
+    /// As [`register`](Self::register); the future is not started then.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`register`](Self::register).
+    pub async fn spawn<F>(
+        &self,
+        name: impl AsRef<str>,
+        contact: Contact,
+        future: F,
+    ) -> Result<SpawnHandle<F::Output>, Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let registration = self.register(name, contact).await?;
+        Ok(SpawnHandle::spawn(&self.core.spawned, registration, future))
+    }
+
+    /// Who holds `name`: from memory for this member's names, otherwise one
+    /// Consul read with default consistency.
+    ///
+    /// Never returns a holder of this member that is no longer registered
+    /// (a dead local holder still waiting for the reaper).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName); the outcome
+    /// kinds when Consul cannot be read;
+    /// [`ErrorKind::Foreign`](crate::ErrorKind::Foreign) when the key holds a
+    /// value this library did not write.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn whereis(&self, name: impl AsRef<str>) -> Result<Option<Holder>, Error> {
+        self.whereis_with(name, Consistency::Default).await
+    }
+
+    /// [`whereis`](Self::whereis) with a chosen read consistency.
+    ///
+    /// # Errors
+    ///
+    /// As [`whereis`](Self::whereis).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn whereis_with(
+        &self,
+        name: impl AsRef<str>,
+        consistency: Consistency,
+    ) -> Result<Option<Holder>, Error> {
+        let name = Name::new(name)?;
+        self.core.check_running()?;
+        if let Some(local) = self.core.local.get(&name) {
+            return Ok(Some(local));
+        }
+        let holder = self.core.directory.holder(&name, consistency).await?;
+        self.core.reaper.kick();
+        Ok(holder)
+    }
+
+    /// This member's own registration of `name`, from memory (no I/O).
+    pub fn whereis_local(&self, name: &Name) -> Option<Holder> {
+        self.core.local.get(name)
+    }
+
+    /// Every name held cluster-wide under `prefix` (`""` for all), with one
+    /// Consul read, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// The outcome kinds when Consul cannot be read.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(Name, Holder)>, Error> {
+        self.core.check_running()?;
+        let holders = self.core.directory.list(prefix).await?;
+        self.core.reaper.kick();
+        Ok(holders)
+    }
+
+    /// A live stream of ownership changes under `prefix` (`""` for all),
+    /// starting with every name already held, driven by blocking queries.
+    pub fn watch(&self, prefix: &str) -> RegistryWatch {
+        self.watch_with(prefix, WatchConfig::default())
+    }
+
+    /// [`watch`](Self::watch) with explicit blocking-query settings.
+    pub fn watch_with(&self, prefix: &str, config: WatchConfig) -> RegistryWatch {
+        self.core.directory.watch_with(prefix, config)
+    }
+
+    /// The names this member holds under `prefix`, from memory, sorted.
+    pub fn select(&self, prefix: &str) -> Vec<(Name, Holder)> {
+        self.core.local.select(prefix)
+    }
+
+    /// Releases every name, drains the reaper, and destroys the session, so
+    /// successors need not wait out the lock-delay. Spawned futures are
+    /// aborted first, so no successor ever overlaps them.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost) when the
+    /// registry had already fail-stopped (nothing is released then: Consul
+    /// frees the names when the session expires). Failing to destroy the
+    /// session is reported as an event only.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a cancelled shutdown leaves the registry shutting down.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        self.core.shutdown().await
+    }
+}

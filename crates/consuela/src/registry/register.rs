@@ -1,0 +1,180 @@
+//! The register procedure: claim the name locally, make the one Consul
+//! request, and carry out the [acquire decision](super::acquire).
+
+use std::sync::Arc;
+
+use tokio::time::{Instant, sleep_until, timeout};
+
+use super::acquire::{self, Step};
+use super::core::Core;
+use super::local::{Claim, Held};
+use super::options::RegisterOptions;
+use super::registration::Registration;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::holder::{Contact, RegistrationId};
+use crate::name::Name;
+use crate::reaper::Zombie;
+use crate::record::Record;
+use crate::time::Timestamp;
+
+impl Core {
+    /// [`Registry::register_with`](crate::Registry::register_with).
+    pub(crate) async fn register_with(
+        self: &Arc<Self>,
+        name: &Name,
+        contact: Contact,
+        options: RegisterOptions,
+    ) -> Result<Registration, Error> {
+        let started = Instant::now();
+        loop {
+            let error = match self.register(name, contact.clone()).await {
+                Err(e) if matches!(e.kind(), ErrorKind::LockDelay) => e,
+                result => return result,
+            };
+            let lock_delay = self.config.session.lock_delay;
+            match options.retry_at(lock_delay, started, Instant::now()) {
+                Some(at) => sleep_until(at).await,
+                None => return Err(error),
+            }
+        }
+    }
+
+    /// One registration attempt: one Consul round trip.
+    pub(crate) async fn register(
+        self: &Arc<Self>,
+        name: &Name,
+        contact: Contact,
+    ) -> Result<Registration, Error> {
+        loop {
+            self.check_running()?;
+            match self.local.claim(name, &contact) {
+                Claim::Claimed => break,
+                Claim::Wait(mut settled) => {
+                    let _ = settled.changed().await;
+                }
+                Claim::Joined(held) => {
+                    return Ok(Registration::new(self.clone(), name.clone(), held.holder()));
+                }
+                Claim::Taken(held) => {
+                    return Err(Error::new(ErrorKind::AlreadyRegistered {
+                        holder: Some(Box::new(held.holder())),
+                    }));
+                }
+            }
+        }
+        let id = self.next_id();
+        let mut pending = Pending {
+            core: self,
+            name,
+            id: Some(id.clone()),
+        };
+        let since = Timestamp::now();
+        let record = Record::new(&id, &contact, since);
+        let key = self.directory.key(name);
+        let started = Instant::now();
+        let answer = timeout(
+            self.config.registry.registration_timeout,
+            self.session.acquire(&key, record.encode()),
+        )
+        .await
+        .unwrap_or_else(|elapsed| Err(elapsed.into()));
+        let latency = started.elapsed();
+        let decision = acquire::decide(answer);
+        if !decision.zombie {
+            pending.id = None;
+        }
+        let error = match decision.step {
+            Step::Hold(fencing_token) => {
+                let held = Held {
+                    id: id.clone(),
+                    contact,
+                    since,
+                    fencing_token,
+                    refs: 1,
+                };
+                let holder = held.holder();
+                self.local.fill(name, held);
+                drop(pending);
+                self.reaper.kick();
+                if let Err(e) = self.check_running() {
+                    // Stopped while we were acquiring. After a fail-stop the
+                    // session is gone or expiring and takes the key with it;
+                    // during a shutdown, give the name back now.
+                    if e.kind().is_shutdown() {
+                        let _ = self.release_now(name, &id).await;
+                    } else {
+                        self.local.release(name, &id);
+                    }
+                    return Err(e);
+                }
+                self.pulses.emit(Event::Registered {
+                    name: name.clone(),
+                    id,
+                    fencing_token,
+                    latency,
+                });
+                return Ok(Registration::new(self.clone(), name.clone(), holder));
+            }
+            Step::Conflict => {
+                self.reaper.kick();
+                let holder = self
+                    .directory
+                    .holder(name, consuela_client::Consistency::Default)
+                    .await
+                    .ok()
+                    .flatten();
+                self.pulses.emit(Event::Conflict {
+                    name: name.clone(),
+                    holder: holder.as_ref().map(|h| h.id.clone()),
+                });
+                return Err(Error::new(ErrorKind::AlreadyRegistered {
+                    holder: holder.map(Box::new),
+                }));
+            }
+            Step::LockDelay => {
+                self.pulses.emit(Event::LockDelayed { name: name.clone() });
+                return Err(Error::new(ErrorKind::LockDelay));
+            }
+            Step::FailStop(reason) => {
+                self.fail_stop(reason);
+                Error::lost(reason)
+            }
+            Step::Fail(error) => error,
+        };
+        self.pulses.emit(Event::RegisterFailed {
+            name: name.clone(),
+            error: error.clone(),
+        });
+        // `pending` hands a maybe-applied acquisition to the reaper here.
+        drop(pending);
+        Err(error)
+    }
+}
+
+/// A claimed slot in the local table: freed when dropped, and, while the
+/// outcome is unknown (`id` set), handed to the reaper, including when the
+/// `register` future is dropped mid-flight.
+struct Pending<'a> {
+    core: &'a Arc<Core>,
+    name: &'a Name,
+    id: Option<RegistrationId>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.core.local.abandon(self.name);
+        if let Some(id) = self.id.take()
+            && self.core.check_running().is_ok()
+        {
+            self.core.reaper.enqueue(
+                Zombie {
+                    name: self.name.clone(),
+                    id,
+                    fencing_token: None,
+                },
+                false,
+            );
+        }
+    }
+}
