@@ -8,8 +8,14 @@
 //! - [`history`]: the [`Event`]s of a run, appended as JSON lines to one shared file.
 //! - [`check`]: the checker: one owner per name, fencing tokens increase, killed members stop.
 //! - [`Schedule`]: a random but seed-reproducible fault schedule.
-//! - [`run`]: the harness: dev server, one [`FaultProxy`](crate::FaultProxy) per member, member
-//!   processes, faults, post-run checks of Consul's state.
+//! - [`SafetyConfig`], [`FaultPlan`]: what a run is configured with.
+//! - [`run`]: the harness: dev server, one [`FaultProxy`](crate::FaultProxy) per member, and
+//!   the timeline of faults, driving
+//!   - the supervisor of the member processes (start, pause, resume, terminate, kill),
+//!   - the fault injector, which switches every lasting fault on and off through one
+//!     generation-guarded toggle per target, so a stale end never ends a newer fault,
+//!   - the audit of Consul's state ([`PostRun`]) once the faults stop.
+//! - [`SafetyReport`]: what a run found, and its summary.
 //! - [`measure_early_invalidation`]: the hashicorp/consul#6793 scenario, measured.
 //! - [`member`]: what a member process runs (`safety-member` binary).
 //!
@@ -17,18 +23,26 @@
 //! [`consuela::Registry`] reaching Consul through its own proxy, so that SIGSTOP, SIGKILL and a
 //! cut network hit exactly one member, as they would in production.
 
+mod audit;
 mod checker;
 pub mod clock;
+mod config;
 mod early;
+mod faults;
 mod harness;
 pub mod history;
 pub mod member;
+mod report;
 mod schedule;
+mod supervisor;
 
+pub use audit::PostRun;
 pub use checker::{CheckReport, Interval, IntervalEnd, RunAfter, Violation, ViolationKind, check};
+pub use config::{FaultPlan, SafetyConfig};
 pub use early::{EarlyInvalidation, EarlyInvalidationReport, measure_early_invalidation};
-pub use harness::{FaultPlan, PostRun, SafetyConfig, SafetyReport, run};
+pub use harness::run;
 pub use history::{Event, HistoryWriter, read_history};
+pub use report::SafetyReport;
 pub use schedule::{CutMode, Fault, Schedule, ScheduleConfig, Step};
 
 /// Errors of the harness: set-up failures, not safety violations (those are in the report).

@@ -14,9 +14,10 @@ use tokio::time::{Instant, sleep};
 
 use super::BoxError;
 use super::clock::now_ns;
-use super::harness::{devserver_config, spawn_member};
+use super::config::devserver_config;
 use super::history::{Event, HistoryWriter, read_history};
 use super::member::MemberArgs;
+use super::supervisor::spawn_member;
 use crate::{FaultProxy, FaultProxyConfig, Mode, spawn_devserver_with};
 
 /// One early-invalidation scenario.
