@@ -1,5 +1,5 @@
 //! The registry's in-memory costs, through its public API: name validation,
-//! owner (value) encoding and decoding, local `whereis`, and event handlers.
+//! contact (value) encoding and decoding, local `whereis`, and event handlers.
 //!
 //! `cargo bench -p consuela --bench registry`. Sizes shrink when `CI` is set.
 //! Consul round trips are measured by `consuela bench` instead, and the dev
@@ -45,7 +45,7 @@ fn bench_names(c: &mut Criterion) {
     group.finish();
 }
 
-/// The stored value's owner part (`address` + typed `meta`). The full record
+/// The stored value's contact part (`address` + typed `meta`). The full record
 /// codec (`v`, `member`, `rid`, `since`) is crate-private.
 fn bench_values(c: &mut Criterion) {
     #[derive(serde::Serialize, serde::Deserialize)]
@@ -59,10 +59,10 @@ fn bench_values(c: &mut Criterion) {
         shard: 13,
         zone: "eu-west-1a".into(),
     };
-    let owner = Contact::at("10.0.0.5:7000")
+    let contact = Contact::at("10.0.0.5:7000")
         .with_meta(&meta)
         .expect("meta serializes");
-    let bytes = serde_json::to_vec(&owner).expect("owner serializes");
+    let bytes = serde_json::to_vec(&contact).expect("contact serializes");
     let id = RegistrationId {
         member: "api-7f3c".into(),
         rid: 42,
@@ -72,19 +72,19 @@ fn bench_values(c: &mut Criterion) {
     let mut group = c.benchmark_group("value");
     quick(&mut group);
     group.throughput(Throughput::Bytes(bytes.len() as u64));
-    group.bench_function("owner_with_meta", |b| {
+    group.bench_function("contact_with_meta", |b| {
         b.iter(|| Contact::at("10.0.0.5:7000").with_meta(black_box(&meta)))
     });
-    group.bench_function("owner_encode", |b| {
-        b.iter(|| serde_json::to_vec(black_box(&owner)))
+    group.bench_function("contact_encode", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&contact)))
     });
-    group.bench_function("owner_decode", |b| {
+    group.bench_function("contact_decode", |b| {
         b.iter(|| serde_json::from_slice::<Contact>(black_box(&bytes)))
     });
-    group.bench_function("owner_meta_typed", |b| {
-        b.iter(|| black_box(&owner).meta::<Meta>())
+    group.bench_function("contact_meta_typed", |b| {
+        b.iter(|| black_box(&contact).meta::<Meta>())
     });
-    group.bench_function("process_id_decode", |b| {
+    group.bench_function("registration_id_decode", |b| {
         b.iter(|| serde_json::from_slice::<RegistrationId>(black_box(&id_bytes)))
     });
     group.finish();

@@ -36,8 +36,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_err();
     println!("bob cannot: {err}");
 
-    let owner = bob.whereis("jobs/reporter").await?.expect("registered");
-    println!("bob sees {} at {:?}", owner.id, owner.contact.address);
+    let holder = bob.whereis("jobs/reporter").await?.expect("registered");
+    println!("bob sees {} at {:?}", holder.id, holder.contact.address);
 
     lease.unregister().await?;
     let mine = bob

@@ -214,7 +214,7 @@ struct Shared {
     args: MemberArgs,
     history: HistoryWriter,
     phase: watch::Sender<Phase>,
-    /// (name, session, token) → count of live futures (one, unless a guard is joined).
+    /// (name, session, token) → count of live futures (one: a name has one local owner).
     held: Mutex<BTreeMap<(String, String, u64), usize>>,
     registry: Mutex<Option<Registry>>,
     counters: Counters,
@@ -478,7 +478,7 @@ async fn worker(shared: Arc<Shared>, registry: Registry, session: String, seed: 
                 let _ = phase.wait_for(|p| *p != Phase::Hold).await;
             }
         };
-        // Unique owners: a second spawn of a name we hold is a conflict, never a join.
+        // Distinct contacts, so that the history tells the registrations apart.
         let owner = Contact::at(args.member.clone())
             .with_meta(&shared.next_owner.fetch_add(1, Ordering::Relaxed))
             .expect("a number serializes");

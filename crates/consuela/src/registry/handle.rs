@@ -144,14 +144,15 @@ impl Registry {
 
     /// Registers `name` for `contact` with one Consul round trip.
     ///
-    /// Registering a name this member already holds with an equal `contact`
-    /// is idempotent: it returns another guard for the same registration
-    /// (same fencing token); the name is released when the last guard goes.
+    /// A name has one owner inside a member too: registering a name this
+    /// member already holds fails with `AlreadyRegistered`, whatever the
+    /// contact, so two [`spawn`](Self::spawn)s or singletons never share it.
+    /// To hand a held name to a second task, use [`Registration::share`].
     ///
     /// # Errors
     ///
     /// - [`ErrorKind::AlreadyRegistered`](crate::ErrorKind::AlreadyRegistered)
-    ///   when another registration holds `name`;
+    ///   when another registration (of this member or another) holds `name`;
     /// - [`ErrorKind::LockDelay`](crate::ErrorKind::LockDelay) when Consul's
     ///   lock-delay blocks it (retry later, or use [`register_with`](Self::register_with));
     /// - [`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName) for a bad name;

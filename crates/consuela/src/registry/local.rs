@@ -25,8 +25,8 @@ pub(crate) struct Held {
     pub(crate) contact: Contact,
     pub(crate) since: Timestamp,
     pub(crate) fencing_token: FencingToken,
-    /// Live `Registration` guards for this name (idempotent re-registration
-    /// hands out another guard).
+    /// Live `Registration` guards for this name
+    /// ([`Registration::share`](crate::Registration::share) hands out more).
     pub(crate) refs: usize,
 }
 
@@ -57,9 +57,8 @@ pub(crate) enum Claim {
     /// Another registration of this name by this member is in flight: wait
     /// until `changed()` returns (it errs when the slot settles), then retry.
     Wait(watch::Receiver<()>),
-    /// Already held with the same contact: another guard was handed out.
-    Joined(Held),
-    /// Held by another registration of this member.
+    /// Already held by a registration of this member: a name has one local
+    /// owner, whatever the contact.
     Taken(Held),
 }
 
@@ -76,20 +75,27 @@ impl Local {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn claim(&self, name: &Name, contact: &Contact) -> Claim {
+    pub(crate) fn claim(&self, name: &Name) -> Claim {
         match self.lock().entry(name.clone()) {
             Entry::Vacant(v) => {
                 v.insert(Slot::Pending(watch::Sender::new(())));
                 Claim::Claimed
             }
-            Entry::Occupied(mut o) => match o.get_mut() {
+            Entry::Occupied(o) => match o.get() {
                 Slot::Pending(tx) => Claim::Wait(tx.subscribe()),
-                Slot::Held(h) if h.contact == *contact => {
-                    h.refs += 1;
-                    Claim::Joined(h.clone())
-                }
                 Slot::Held(h) => Claim::Taken(h.clone()),
             },
+        }
+    }
+
+    /// One more guard of `id`'s registration of `name`, if it is still held.
+    pub(crate) fn share(&self, name: &Name, id: &RegistrationId) -> bool {
+        match self.lock().get_mut(name) {
+            Some(Slot::Held(h)) if h.id == *id => {
+                h.refs += 1;
+                true
+            }
+            _ => false,
         }
     }
 

@@ -48,13 +48,10 @@ impl Core {
     ) -> Result<Registration, Error> {
         loop {
             self.check_running()?;
-            match self.local.claim(name, &contact) {
+            match self.local.claim(name) {
                 Claim::Claimed => break,
                 Claim::Wait(mut settled) => {
                     let _ = settled.changed().await;
-                }
-                Claim::Joined(held) => {
-                    return Ok(Registration::new(self.clone(), name.clone(), held.holder()));
                 }
                 Claim::Taken(held) => {
                     return Err(Error::new(ErrorKind::AlreadyRegistered {

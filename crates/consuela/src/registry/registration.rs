@@ -63,6 +63,25 @@ impl Registration {
         self.holder.fencing_token
     }
 
+    /// Another guard of this very registration (same id, same fencing
+    /// token), for handing a held name to a second task. The name is
+    /// released when the last guard goes; every guard sees the same `lost()`.
+    ///
+    /// This is the only way two guards of one name exist in a member: a
+    /// second [`register`](crate::Registry::register) of a held name fails
+    /// with [`AlreadyRegistered`](ErrorKind::AlreadyRegistered).
+    pub fn share(&self) -> Self {
+        let shared = self.core.local.share(&self.name, &self.holder.id);
+        Self {
+            core: self.core.clone(),
+            name: self.name.clone(),
+            holder: self.holder.clone(),
+            lost: self.lost.clone(),
+            // Nothing to release for a guard of a registration already gone.
+            released: !shared,
+        }
+    }
+
     /// Whether ownership can no longer be guaranteed.
     pub fn is_lost(&self) -> bool {
         self.lost.is_cancelled()

@@ -16,21 +16,60 @@ async fn empty_lookup_is_none() {
 }
 
 #[tokio::test]
-async fn registration_is_idempotent_for_the_same_owner() {
+async fn a_held_name_has_one_local_owner_whatever_the_contact() {
     let cluster = Cluster::start().await;
-    let ns = namespace("idem");
+    let ns = namespace("exclusive");
+    let r = cluster.registry(0, &ns).await;
+    let contact = Contact::at("10.0.0.1:7000");
+    let a = r.register("me", contact.clone()).await.unwrap();
+    for again in [contact.clone(), Contact::at("elsewhere")] {
+        let err = r.register("me", again).await.unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert_eq!(err.holder().map(|h| &h.id), Some(a.id()));
+    }
+    // Two spawns of one name never run together, even with equal contacts.
+    let (started, mut first) = tokio::sync::mpsc::unbounded_channel();
+    let task = r
+        .spawn("job", contact.clone(), {
+            let started = started.clone();
+            async move {
+                let _ = started.send(1);
+                std::future::pending::<()>().await;
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.recv().await, Some(1));
+    let second = r
+        .spawn("job", contact.clone(), async move {
+            let _ = started.send(2);
+        })
+        .await;
+    assert!(second.unwrap_err().is_conflict());
+    task.stop();
+    assert!(matches!(
+        task.join().await.unwrap_err().kind(),
+        ErrorKind::Stopped
+    ));
+    a.unregister().await.unwrap();
+    r.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_shared_registration_is_released_when_its_last_guard_goes() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("share");
     let r = cluster.registry(0, &ns).await;
     let other = cluster.registry(1, &ns).await;
-    let owner = Contact::at("10.0.0.1:7000");
-    let a = r.register("me", owner.clone()).await.unwrap();
-    let b = r.register("me", owner.clone()).await.unwrap();
-    assert_eq!(a.fencing_token(), b.fencing_token());
-    assert_eq!(a.id(), b.id());
-    // The name stays held until the last guard goes.
+    let contact = Contact::at("10.0.0.1:7000");
+    let a = r.register("me", contact.clone()).await.unwrap();
+    let b = a.share();
+    assert_eq!((a.id(), a.fencing_token()), (b.id(), b.fencing_token()));
     a.unregister().await.unwrap();
     let seen = other.whereis("me").await.unwrap().expect("still held");
     assert_eq!(&seen.id, b.id());
-    assert_eq!(seen.contact, owner);
+    assert_eq!(seen.contact, contact);
     assert_eq!(seen.fencing_token, b.fencing_token());
     b.unregister().await.unwrap();
     assert_eq!(other.whereis("me").await.unwrap(), None);
@@ -95,16 +134,13 @@ async fn conflicting_registration_names_the_owner() {
     let err = b.register("my_boy", Contact::at("b")).await.unwrap_err();
     assert!(err.is_conflict(), "{err}");
     assert_eq!(err.holder().map(|o| &o.id), Some(held.id()));
-    // Another owner within the same member conflicts too, without I/O.
-    let err = a.register("my_boy", Contact::at("a2")).await.unwrap_err();
+    // Within the holding member it conflicts too, without I/O.
+    let err = a.register("my_boy", Contact::at("a")).await.unwrap_err();
     assert!(matches!(
         err.kind(),
         ErrorKind::AlreadyRegistered { holder: Some(_) }
     ));
-    // The holder can still register again.
-    let again = a.register("my_boy", Contact::at("a")).await.unwrap();
-    assert_eq!(again.fencing_token(), held.fencing_token());
-    drop((held, again));
+    drop(held);
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
     cluster.shutdown().await;
@@ -303,30 +339,23 @@ async fn a_directory_reads_without_a_session() {
 async fn concurrent_registrations_of_one_name_within_a_member_never_both_win() {
     let cluster = Cluster::start().await;
     let r = cluster.registry(0, &namespace("same-member")).await;
-    // Same owner: one acquisition, every caller joins it.
-    let owner = Contact::at("same");
-    let joined =
-        futures_util::future::try_join_all((0..20).map(|_| r.register("shared", owner.clone())))
-            .await
-            .unwrap();
-    assert!(
-        joined
-            .iter()
-            .all(|g| g.fencing_token() == joined[0].fencing_token())
-    );
-    assert!(joined.iter().all(|g| g.id() == joined[0].id()));
-    drop(joined);
-    // Different owners: exactly one wins, the others are told who holds it.
-    let results = futures_util::future::join_all(
-        (0..20).map(|i| r.register("contested", Contact::at(format!("o{i}")))),
-    )
-    .await;
-    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-    assert_eq!(winners.len(), 1, "{results:?}");
-    for err in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert_eq!(err.holder().map(|o| &o.id), Some(winners[0].id()), "{err}");
+    // Equal or different contacts: exactly one wins, the others are told
+    // who holds it.
+    for (name, contact) in [
+        (
+            "same",
+            Box::new(|_| Contact::at("same")) as Box<dyn Fn(usize) -> Contact>,
+        ),
+        ("contested", Box::new(|i| Contact::at(format!("o{i}")))),
+    ] {
+        let results =
+            futures_util::future::join_all((0..20).map(|i| r.register(name, contact(i)))).await;
+        let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(winners.len(), 1, "{name}: {results:?}");
+        for err in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(err.holder().map(|o| &o.id), Some(winners[0].id()), "{err}");
+        }
     }
-    drop(results);
     r.shutdown().await.unwrap();
     cluster.shutdown().await;
 }
