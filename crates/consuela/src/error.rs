@@ -21,16 +21,46 @@ pub enum LostReason {
     /// Every `Registry` handle was dropped without `shutdown` (a crash, as far
     /// as Consul can tell): renewals stopped.
     Abandoned,
+    /// A background task or a user hook panicked. Nothing it guarded can be
+    /// trusted any more, so the registry stops as if its session were lost.
+    Panicked(Task),
+}
+
+/// A part of the registry that runs code on its own: what a
+/// [`LostReason::Panicked`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Task {
+    /// The session keeper (renewals and the local deadline).
+    Keeper,
+    /// The blocking-query watch of our own session.
+    SessionWatch,
+    /// The zombie reaper.
+    Reaper,
+    /// A user's request hook (`ClientConfig::on_request`).
+    RequestHook,
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Keeper => "the session keeper",
+            Self::SessionWatch => "the session watch",
+            Self::Reaper => "the reaper",
+            Self::RequestHook => "a request hook",
+        })
+    }
 }
 
 impl fmt::Display for LostReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Expired => "session deadline passed without a successful renew",
-            Self::Invalidated => "Consul invalidated the session",
-            Self::ReaperExhausted => "the reaper gave up reaching Consul",
-            Self::Abandoned => "every registry handle was dropped without shutdown",
-        })
+        match self {
+            Self::Expired => f.write_str("session deadline passed without a successful renew"),
+            Self::Invalidated => f.write_str("Consul invalidated the session"),
+            Self::ReaperExhausted => f.write_str("the reaper gave up reaching Consul"),
+            Self::Abandoned => f.write_str("every registry handle was dropped without shutdown"),
+            Self::Panicked(task) => write!(f, "panic in {task}"),
+        }
     }
 }
 

@@ -95,7 +95,7 @@ pub mod singleton;
 pub use config::Config;
 pub use consuela_client as client;
 pub use directory::Directory;
-pub use error::{Error, ErrorKind, LostReason};
+pub use error::{Error, ErrorKind, LostReason, Task};
 pub use holder::{Contact, Holder, RegistrationId};
 pub use name::{MAX_NAME_LEN, Name, NameError};
 pub use record::RECORD_VERSION;

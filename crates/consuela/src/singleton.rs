@@ -7,11 +7,12 @@
 //! future ends its name is released and the member stands by again; when its
 //! ownership is lost the future is dropped first.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use consuela_client::WatchConfig;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
@@ -97,6 +98,9 @@ pub enum StopReason {
     Shutdown,
     /// The retry policy ran out and `give_up` was set.
     RetriesExhausted,
+    /// The leader's future (or the factory making it) panicked; its name
+    /// was released and this member stopped competing.
+    Panicked,
 }
 
 /// Controls one member's participation in a singleton.
@@ -188,7 +192,12 @@ impl Run {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let reason = self.compete(&mut factory).await;
+        // A panicking leader drops its registration while unwinding (which
+        // releases the name); this member must not keep saying it leads.
+        let reason = AssertUnwindSafe(self.compete(&mut factory))
+            .catch_unwind()
+            .await
+            .unwrap_or(StopReason::Panicked);
         self.registry.pulses().emit(Event::SingletonStopped {
             name: self.name.clone(),
         });

@@ -13,12 +13,12 @@ use tokio_util::task::TaskTracker;
 
 use super::core::Core;
 use super::handle::Registry;
-use super::lifecycle::State;
+use super::lifecycle::{State, supervise};
 use super::local::{Local, Mine};
 use crate::config::Config;
 use crate::consul::Consul;
 use crate::directory::Directory;
-use crate::error::{Error, LostReason};
+use crate::error::{Error, LostReason, Task};
 use crate::event::{Component, Event, Pulse, Pulses, TracingPulse};
 use crate::keeper::{self, Deadline, Keeper};
 use crate::name::KeySpace;
@@ -163,38 +163,31 @@ impl RegistryBuilder {
             spawned: TaskTracker::new(),
         });
         // Each background task fail-stops the registry when it ends with a
-        // reason, but never keeps it alive.
-        let weak = Arc::downgrade(&core);
-        core.tasks.spawn(async move {
-            if reaper_task.await == reaper::Exit::GaveUp
-                && let Some(core) = weak.upgrade()
-            {
-                core.fail_stop(LostReason::ReaperExhausted);
+        // reason or panics, but never keeps it alive.
+        let lost = |core: &Arc<Core>| {
+            let weak = Arc::downgrade(core);
+            move |reason| {
+                if let Some(core) = weak.upgrade() {
+                    core.fail_stop(reason);
+                }
             }
-        });
+        };
+        let reaper_task = async move {
+            (reaper_task.await == reaper::Exit::GaveUp).then_some(LostReason::ReaperExhausted)
+        };
+        core.tasks
+            .spawn(supervise(Task::Reaper, reaper_task, lost(&core)));
         if core.config.keeper.watch_session {
-            let weak = Arc::downgrade(&core);
             let watch = keeper::watch_session(
                 core.session.clone(),
                 core.config.session.ttl,
                 core.stop.clone(),
             );
-            core.tasks.spawn(async move {
-                if let Some(reason) = watch.await
-                    && let Some(core) = weak.upgrade()
-                {
-                    core.fail_stop(reason);
-                }
-            });
+            core.tasks
+                .spawn(supervise(Task::SessionWatch, watch, lost(&core)));
         }
-        let weak = Arc::downgrade(&core);
-        core.tasks.spawn(async move {
-            if let Some(reason) = keeper.run().await
-                && let Some(core) = weak.upgrade()
-            {
-                core.fail_stop(reason);
-            }
-        });
+        core.tasks
+            .spawn(supervise(Task::Keeper, keeper.run(), lost(&core)));
         Ok(Registry::from_core(core))
     }
 }

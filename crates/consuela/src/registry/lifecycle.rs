@@ -1,11 +1,13 @@
 //! A registry's life: [`State`], the fail-stop, and the graceful shutdown.
 
-use futures_util::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
 use super::core::Core;
 use crate::config::OnLost;
-use crate::error::{Error, ErrorKind, LostReason};
+use crate::error::{Error, ErrorKind, LostReason, Task};
 use crate::event::Event;
 
 /// Where a registry is in its life.
@@ -117,5 +119,55 @@ impl Core {
         self.state.send_replace(State::Shutdown);
         self.pulses.emit(Event::Shutdown);
         Ok(())
+    }
+}
+
+/// Runs a background task to its end and reports why ownership is lost:
+/// the reason it returned, or [`LostReason::Panicked`] when it panicked. A
+/// panicking task must never stop renewals silently.
+pub(crate) async fn supervise<F>(task: Task, future: F, lost: impl FnOnce(LostReason))
+where
+    F: Future<Output = Option<LostReason>>,
+{
+    let reason = AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .unwrap_or(Some(LostReason::Panicked(task)));
+    if let Some(reason) = reason {
+        lost(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn run(future: impl Future<Output = Option<LostReason>>) -> Option<LostReason> {
+        let seen = Mutex::new(None);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(supervise(Task::Keeper, future, |r| {
+            *seen.lock().unwrap() = Some(r);
+        }));
+        seen.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_panicking_task_reports_a_loss_naming_it() {
+        let reason = run(async { panic!("boom") });
+        assert_eq!(reason, Some(LostReason::Panicked(Task::Keeper)));
+        assert_eq!(reason.unwrap().to_string(), "panic in the session keeper");
+    }
+
+    #[test]
+    fn a_task_ends_with_its_own_reason_or_none() {
+        assert_eq!(
+            run(async { Some(LostReason::Expired) }),
+            Some(LostReason::Expired)
+        );
+        assert_eq!(run(async { None }), None);
     }
 }

@@ -5,10 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use consuela::{
-    Contact, Registry, singleton::Leadership, singleton::SingletonConfig,
-    singleton::SingletonHandle,
-};
+use consuela::singleton::{Leadership, SingletonConfig, SingletonHandle, StopReason};
+use consuela::{Contact, Registry};
 use consuela_testkit::{Mode, wait_until};
 use tokio::time::Instant;
 
@@ -200,5 +198,44 @@ async fn a_cut_off_leader_stops_before_a_standby_starts() {
     standby_registry.shutdown().await.unwrap();
     drop(leader);
     proxy.shutdown().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panicking_leader_releases_the_name_and_says_it_stopped() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("singleton-panic");
+    let a = cluster.registry(0, &ns).await;
+    let b = cluster.registry(1, &ns).await;
+    let handle = a
+        .singleton(
+            "boom",
+            Contact::default(),
+            SingletonConfig::default(),
+            || async {
+                panic!("the leader's future panics");
+            },
+        )
+        .unwrap();
+    let mut state = handle.subscribe();
+    let stopped = tokio::time::timeout(
+        SOON,
+        state.wait_for(|l| matches!(l, Leadership::Stopped(_))),
+    )
+    .await
+    .expect("stops in time")
+    .expect("state")
+    .clone();
+    assert_eq!(stopped, Leadership::Stopped(StopReason::Panicked));
+    assert!(!handle.is_leader());
+    // The name was released while unwinding: another member takes it at once.
+    wait_until(SOON, "the name is free", || async {
+        b.whereis("boom").await.unwrap().is_none()
+    })
+    .await;
+    let taken = b.register("boom", Contact::default()).await.unwrap();
+    drop(taken);
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
     cluster.shutdown().await;
 }
