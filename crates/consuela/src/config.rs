@@ -401,6 +401,12 @@ pub struct ReaperConfig {
     /// How long shutdown may spend draining the queue. Default 5 s.
     #[serde(default = "defaults::shutdown_timeout", with = "duration")]
     pub shutdown_timeout: Duration,
+    /// How long the reaper keeps watching the key of an acquisition whose
+    /// outcome was unknown once it found the key free or someone else's: a
+    /// request delayed in the network can still be applied, and the key it
+    /// takes must not stay held by our session. Default 60 s.
+    #[serde(default = "defaults::late_apply_window", with = "duration")]
+    pub late_apply_window: Duration,
 }
 
 impl Default for ReaperConfig {
@@ -408,6 +414,7 @@ impl Default for ReaperConfig {
         Self {
             retry: defaults::reaper_retry(),
             shutdown_timeout: defaults::shutdown_timeout(),
+            late_apply_window: defaults::late_apply_window(),
         }
     }
 }
@@ -516,6 +523,9 @@ mod defaults {
     }
     pub(super) fn reaper_retry() -> RetryPolicy {
         RetryPolicy::linear(Duration::from_secs(5)).max_total_timeout(Duration::from_secs(600))
+    }
+    pub(super) fn late_apply_window() -> Duration {
+        Duration::from_secs(60)
     }
     pub(super) fn shutdown_timeout() -> Duration {
         Duration::from_secs(5)

@@ -4,21 +4,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use consuela_client::Consistency;
+use consuela_client::{Consistency, WatchConfig};
+use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{Attempt, Next, ReaperState, Zombie};
 use crate::consul::Session;
 use crate::directory::Directory;
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Pulses};
+use crate::read;
 use crate::retry::RetryPolicy;
 
 /// Pause between failed attempts while draining on shutdown, so that an
 /// unreachable Consul is not hammered (the original busy-looped here).
 const SHUTDOWN_RETRY: Duration = Duration::from_millis(100);
+
+/// The most keys watched at once for a late-applied acquisition; beyond it
+/// an unknown outcome is settled by the reaper's single read, as before.
+const MAX_LATE_WATCHES: usize = 1024;
 
 enum Command {
     Enqueue(Zombie, bool),
@@ -82,6 +89,8 @@ pub(crate) struct Reaper {
     pub(crate) directory: Directory,
     pub(crate) pulses: Pulses,
     pub(crate) policy: RetryPolicy,
+    /// How long a key whose acquisition outcome was unknown stays watched.
+    pub(crate) late_apply_window: Duration,
     pub(crate) stop: CancellationToken,
 }
 
@@ -93,16 +102,26 @@ pub(crate) fn spawn(reaper: Reaper) -> (ReaperHandle, impl Future<Output = Exit>
         kick: Arc::new(Notify::new()),
         queued: Arc::new(AtomicUsize::new(0)),
     };
-    let task = reaper.run(rx, handle.kick.clone(), handle.queued.clone());
+    let task = reaper.run(rx, handle.clone());
     (handle, task)
 }
 
 impl Reaper {
-    async fn run(
-        self,
-        mut rx: mpsc::UnboundedReceiver<Command>,
-        kick: Arc<Notify>,
-        queued: Arc<AtomicUsize>,
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Command>, handle: ReaperHandle) -> Exit {
+        let (kick, queued) = (handle.kick.clone(), handle.queued.clone());
+        let late = TaskTracker::new();
+        let exit = self.serve(&mut rx, &kick, &queued, &handle, &late).await;
+        late.close();
+        exit
+    }
+
+    async fn serve(
+        &self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        kick: &Notify,
+        queued: &AtomicUsize,
+        handle: &ReaperHandle,
+        late: &TaskTracker,
     ) -> Exit {
         let mut state = ReaperState::new(&self.policy);
         let mut next = Next::Idle;
@@ -115,7 +134,7 @@ impl Reaper {
                         biased;
                         () = self.stop.cancelled() => return Exit::Stopped,
                         cmd = rx.recv() => {
-                            next = self.command(cmd, &mut state, &queued).await;
+                            next = self.command(cmd, &mut state, queued).await;
                             continue;
                         }
                         () = kick.notified() => {
@@ -129,7 +148,7 @@ impl Reaper {
                     tokio::select! {
                         biased;
                         () = self.stop.cancelled() => return Exit::Stopped,
-                        cmd = rx.recv() => next = self.command(cmd, &mut state, &queued).await,
+                        cmd = rx.recv() => next = self.command(cmd, &mut state, queued).await,
                         () = kick.notified() => next = state.drain(),
                     }
                     continue;
@@ -145,7 +164,47 @@ impl Reaper {
                 result = self.reap(&zombie) => result,
             };
             next = state.attempted(attempt_of(&result), regular, Instant::now());
-            self.report(&zombie, &result, next, &state, &queued);
+            self.report(&zombie, &result, next, &state, queued);
+            if zombie.fencing_token.is_none() && result.is_ok() && late.len() < MAX_LATE_WATCHES {
+                late.spawn(self.watch_late(zombie, handle.clone()));
+            }
+        }
+    }
+
+    /// Watches the key of an acquisition whose outcome was unknown, after the
+    /// reaper found it free or someone else's: if the request is applied
+    /// late, the key turns up locked by our session with this very
+    /// registration, and is queued for removal with its fencing token.
+    fn watch_late(&self, zombie: Zombie, handle: ReaperHandle) -> impl Future<Output = ()> + use<> {
+        let until = Instant::now() + self.late_apply_window;
+        let config = WatchConfig::default().wait(self.late_apply_window);
+        let mut answers = self.directory.watch_key(&zombie.name, config);
+        let (session, stop) = (self.session.clone(), self.stop.clone());
+        async move {
+            let found = async {
+                while let Some(answer) = answers.next().await {
+                    let Ok(answer) = answer else { continue };
+                    let Some(entry) = answer.value else { continue };
+                    let ours = session.holds(&entry)
+                        && read::decode(&entry)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|h| h.id == zombie.id);
+                    if ours {
+                        return Some(entry.modify_index.into());
+                    }
+                }
+                None
+            };
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = sleep_until(until) => {}
+                token = found => {
+                    if let Some(token) = token {
+                        handle.enqueue(Zombie { fencing_token: Some(token), ..zombie }, true);
+                    }
+                }
+            }
         }
     }
 

@@ -127,6 +127,7 @@ impl RegistryBuilder {
             directory: directory.clone(),
             pulses: pulses.clone(),
             policy: config.reaper.retry.clone(),
+            late_apply_window: config.reaper.late_apply_window,
             stop: stop.clone(),
         });
         let deadline = Deadline::new(

@@ -149,6 +149,11 @@ impl Events {
         move |e: &Event| events.lock().unwrap().push(e.clone())
     }
 
+    /// The first event `pick` picks something from.
+    pub(crate) fn find<T>(&self, pick: impl Fn(&Event) -> Option<T>) -> Option<T> {
+        self.0.lock().unwrap().iter().find_map(pick)
+    }
+
     pub(crate) fn count(&self, matches: impl Fn(&Event) -> bool) -> usize {
         self.0.lock().unwrap().iter().filter(|e| matches(e)).count()
     }
