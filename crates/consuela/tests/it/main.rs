@@ -11,3 +11,4 @@ mod t50_spawn;
 mod t60_watch;
 mod t70_singleton;
 mod t80_presence;
+mod t90_unavailable;
