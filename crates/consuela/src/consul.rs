@@ -155,6 +155,13 @@ impl Session {
         }))
     }
 
+    /// Whether Consul still has the session (one consistent read).
+    pub(crate) async fn alive(&self) -> Result<bool, Error> {
+        let opts = QueryOptions::new().with_consistency(Consistency::Consistent);
+        let info = self.consul.client.session().info(&self.id, opts).await?;
+        Ok(info.value.is_some())
+    }
+
     /// Blocking queries on the session itself.
     pub(crate) fn watch(&self, config: WatchConfig) -> Watch<Option<SessionEntry>> {
         self.consul.client.session().watch_info(&self.id, config)

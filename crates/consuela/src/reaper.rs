@@ -78,6 +78,11 @@ impl ReaperState {
         self.queue.len()
     }
 
+    /// Since when attempts keep failing, if they do.
+    pub(crate) fn failing_since(&self) -> Option<Instant> {
+        self.failing_since
+    }
+
     pub(crate) fn head(&self) -> Option<&Zombie> {
         self.queue.front()
     }

@@ -6,12 +6,13 @@
 //! - `register.rs`: the register procedure; `acquire.rs`: its pure decision.
 //! - `release.rs`: giving names back; `lifecycle.rs`: [`State`], fail-stop, shutdown.
 //! - `local.rs`: the table of names held; `registration.rs`: the guards.
-//! - `options.rs`: [`RegisterOptions`].
+//! - `options.rs`: [`RegisterOptions`]; `health.rs`: [`Registry::health`].
 
 mod acquire;
 mod builder;
 mod core;
 mod handle;
+mod health;
 mod lifecycle;
 mod local;
 mod options;
@@ -21,6 +22,7 @@ mod release;
 
 pub use builder::RegistryBuilder;
 pub use handle::Registry;
+pub use health::Health;
 pub use lifecycle::State;
 pub use options::RegisterOptions;
 pub use registration::{Registration, SpawnHandle};

@@ -47,6 +47,8 @@ pub(crate) struct ReaperHandle {
     tx: mpsc::UnboundedSender<Command>,
     kick: Arc<Notify>,
     queued: Arc<AtomicUsize>,
+    /// Since when removals keep failing, if they do.
+    failing: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl ReaperHandle {
@@ -70,6 +72,11 @@ impl ReaperHandle {
     /// Zombies queued and not yet reaped.
     pub(crate) fn len(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Since when removals keep failing, if they do.
+    pub(crate) fn failing_since(&self) -> Option<Instant> {
+        *self.failing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drains the queue until `deadline`, then stops the task. Returns how many
@@ -101,6 +108,7 @@ pub(crate) fn spawn(reaper: Reaper) -> (ReaperHandle, impl Future<Output = Exit>
         tx,
         kick: Arc::new(Notify::new()),
         queued: Arc::new(AtomicUsize::new(0)),
+        failing: Arc::default(),
     };
     let task = reaper.run(rx, handle.clone());
     (handle, task)
@@ -164,6 +172,7 @@ impl Reaper {
                 result = self.reap(&zombie) => result,
             };
             next = state.attempted(attempt_of(&result), regular, Instant::now());
+            *handle.failing.lock().unwrap_or_else(|e| e.into_inner()) = state.failing_since();
             self.report(&zombie, &result, next, &state, queued);
             if zombie.fencing_token.is_none() && result.is_ok() && late.len() < MAX_LATE_WATCHES {
                 late.spawn(self.watch_late(zombie, handle.clone()));

@@ -60,6 +60,11 @@ impl Registry {
         }
     }
 
+    /// The shared core, for the registry's other parts.
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     /// The event handlers.
     pub(crate) fn pulses(&self) -> &Pulses {
         &self.core.pulses
