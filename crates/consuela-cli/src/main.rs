@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod bench;
 mod connect;
 mod demo;
 mod dev;
@@ -69,7 +68,6 @@ enum Command {
     Watch(query::WatchArgs),
     Demo(demo::DemoArgs),
     Dev(dev::DevArgs),
-    Bench(bench::BenchArgs),
     #[command(name = "__exec-child", hide = true)]
     ExecChild(exec::ExecChildArgs),
 }
@@ -107,7 +105,6 @@ fn main() -> ExitCode {
             Command::Watch(args) => query::watch(&global.with(&args.consul), args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Dev(args) => dev::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
             Command::ExecChild(_) => unreachable!("handled before the runtime starts"),
         }
     });

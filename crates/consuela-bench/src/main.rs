@@ -1,10 +1,13 @@
-//! `consuela bench`: measure the registry against Consul (or a dev server)
+//! `consuela-bench`: measure the registry against Consul (or a dev server)
 //! and against a bare HTTP client doing the same requests.
 //!
 //! Every scenario yields [`Report`]s: operations per second, p50/p90/p99/max
 //! latency, resident memory and the load average when it ran. They print as a
 //! table, or as one JSON object per line with `--json` (what
 //! `scripts/perf_plots.py` reads to draw `docs/plots/*.svg`).
+//!
+//! A binary of its own, not a `consuela` subcommand, so that the `consuela`
+//! command line carries neither the benchmark nor its bare HTTP client.
 
 mod baseline;
 mod load;
@@ -15,6 +18,8 @@ mod sweep;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use clap::Parser;
 
 use self::load::Latency;
 use self::server::Server;
@@ -29,21 +34,27 @@ use self::server::Server;
 /// per line. `--baseline` also runs the same HTTP requests with a bare HTTP
 /// client on the same server, so the registry's overhead is a ratio measured
 /// in one run.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Parser)]
 #[command(
-    after_help = "Examples:\n  consuela bench register --concurrency 64 --baseline\n  consuela bench whereis-local --names 100000\n  consuela bench whereis-remote --baseline --concurrency 1\n  consuela bench churn --members 4 --names 1000\n  consuela bench hold --names 10000 --hold-secs 60\n  consuela bench register --consul http://127.0.0.1:8500 --nodename consul0 --json\n  consuela bench sweep --dev-process --json > docs/plots/sweep.jsonl && python3 scripts/perf_plots.py docs/plots/sweep.jsonl docs/plots"
+    name = "consuela-bench",
+    version,
+    after_help = "Examples:\n  consuela-bench register --concurrency 64 --baseline\n  consuela-bench whereis-local --names 100000\n  consuela-bench whereis-remote --baseline --concurrency 1\n  consuela-bench churn --members 4 --names 1000\n  consuela-bench hold --names 10000 --hold-secs 60\n  consuela-bench register --consul http://127.0.0.1:8500 --nodename consul0 --json\n  consuela-bench sweep --dev-process --json > docs/plots/sweep.jsonl && python3 scripts/perf_plots.py docs/plots/sweep.jsonl docs/plots"
 )]
-pub(crate) struct BenchArgs {
+struct BenchArgs {
     /// What to measure.
     #[arg(value_enum, default_value_t = Scenario::Register)]
     scenario: Scenario,
     /// Consul HTTP address; without it a dev server on loopback is used.
     #[arg(long, value_name = "URL", env = "CONSUELA_CONSUL_URL")]
     consul: Option<String>,
-    /// Run the dev server as a child process (`consuela dev`) instead of in
-    /// this process, so that resident memory is the registry's alone.
+    /// Run the dev server as a child process instead of in this process, so
+    /// that resident memory is the registry's alone.
     #[arg(long, conflicts_with = "consul")]
     dev_process: bool,
+    /// Be that child: serve a dev server on a loopback port until killed,
+    /// printing its URL first (what `--dev-process` starts).
+    #[arg(long, hide = true, conflicts_with_all = ["consul", "dev_process"])]
+    serve_dev: bool,
     /// The Consul node the sessions are bound to (the agent's node name).
     #[arg(long, default_value = "consuela-dev")]
     nodename: String,
@@ -235,12 +246,71 @@ impl Output {
 
     /// Progress notes go to stderr so that `--json` output stays clean.
     fn note(&self, text: impl std::fmt::Display) {
-        let _ = writeln!(std::io::stderr().lock(), "consuela bench: {text}");
+        let _ = writeln!(std::io::stderr().lock(), "consuela-bench: {text}");
     }
 }
 
+/// Exit code: the benchmark failed (server unreachable, bad arguments, a
+/// failed operation); the code the `consuela` binary uses for its failures.
+const EXIT_ERROR: u8 = 70;
+
+fn main() -> ExitCode {
+    let args = BenchArgs::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("consuela-bench: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let result = runtime.block_on(async move {
+        if args.serve_dev {
+            server::serve_dev(&args).await
+        } else {
+            run(args).await
+        }
+    });
+    // Background tasks (blocking queries, keepers) must not delay the exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("consuela-bench: {}", one_line(&e));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// The error on one line: the outermost context and the root cause, without
+/// repeating text.
+fn one_line(error: &anyhow::Error) -> String {
+    let outer = error.to_string();
+    let root = error.root_cause().to_string();
+    let line = if outer.contains(&root) {
+        outer
+    } else {
+        format!("{outer}: {root}")
+    };
+    line.replace('\n', " ")
+}
+
+/// Logs go to stderr, filtered by `CONSUELA_LOG` (default `warn`), as the
+/// `consuela` binary does.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONSUELA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Runs the selected scenario.
-pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     anyhow::ensure!(args.names > 0, "--names must be at least 1");
     anyhow::ensure!(args.members > 0, "--members must be at least 1");

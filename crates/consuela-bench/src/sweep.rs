@@ -1,4 +1,4 @@
-//! `consuela bench sweep`: every figure of `docs/performance.md` in one run.
+//! `consuela-bench sweep`: every figure of `docs/performance.md` in one run.
 //!
 //! 1. register+unregister pairs, registry vs baseline, from 1 to 256 in flight
 //!    (`--point-secs` each);
