@@ -8,9 +8,10 @@ use anyhow::Context;
 use consuela::{ClientConfig, Config, ErrorKind, Name, Owner, Registration, Registry};
 use tokio::time::Instant;
 
+use super::args::BenchArgs;
 use super::baseline::Bare;
 use super::load::{self, Budget, Latency, Run};
-use super::{BenchArgs, Output, Report};
+use super::report::{Output, Report};
 
 /// What every scenario gets.
 #[derive(Debug)]

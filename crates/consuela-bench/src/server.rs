@@ -7,7 +7,7 @@ use anyhow::Context;
 use consuela_devserver::{DevServer, DevServerConfig};
 use tokio::io::AsyncBufReadExt;
 
-use super::BenchArgs;
+use super::args::BenchArgs;
 
 /// The server under the registry.
 #[derive(Debug)]

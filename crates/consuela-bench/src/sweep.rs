@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Report;
 use super::baseline::Bare;
 use super::load::{self, Budget};
+use super::report::Report;
 use super::scenario::{self, Ctx, Holder};
 use consuela::Name;
 
