@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Draws the plots of docs/performance.md from `consuela bench sweep --json`.
+"""Draws the plots of docs/performance.md from `consuela-bench sweep --json`.
 
-    consuela bench sweep --dev-process --json > docs/plots/sweep.jsonl
+    cargo run --release -p consuela-bench -- sweep --dev-process --json > docs/plots/sweep.jsonl
     python3 scripts/perf_plots.py docs/plots/sweep.jsonl docs/plots
 
 Writes throughput.svg (register pairs/s vs. requests in flight, registry and

@@ -15,8 +15,8 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "consuela";
 /// Flags every command that talks to Consul accepts, before the command
 /// (`consuela --consul URL ls`) or after it (`consuela ls --consul URL`).
 ///
-/// Not clap-`global`: `consuela bench` and `consuela dev` have flags of their
-/// own with some of these names.
+/// Not clap-`global`: `consuela dev` and `consuela demo` talk to no given
+/// Consul, so these stay out of their help.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Consul")]
 pub(crate) struct GlobalArgs {

@@ -13,6 +13,8 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
+use crate::exit::{EXIT_CANNOT_EXEC, EXIT_ERROR, EXIT_LOST, EXIT_NOT_FOUND};
+
 /// Arms the parent-death signal, then executes the command.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ExecChildArgs {
@@ -24,25 +26,20 @@ pub(crate) struct ExecChildArgs {
     command: Vec<OsString>,
 }
 
-/// Exit code when the command cannot be executed (as shells answer).
-const EXIT_CANNOT_EXEC: u8 = 126;
-/// Exit code when the command is not found (as shells answer).
-const EXIT_NOT_FOUND: u8 = 127;
-
 pub(crate) fn exec_child(args: ExecChildArgs) -> ExitCode {
     use rustix::process::{Pid, Signal, getppid, set_parent_process_death_signal};
 
     if let Err(e) = set_parent_process_death_signal(Some(Signal::KILL)) {
         eprintln!("consuela: cannot set the parent-death signal: {e}");
-        return ExitCode::from(crate::EXIT_ERROR);
+        return ExitCode::from(EXIT_ERROR);
     }
     // The parent may have died between fork and prctl: then the signal will
     // never come, and we must not start the command at all.
     if getppid() != Pid::from_raw(args.parent) {
-        return ExitCode::from(crate::EXIT_LOST);
+        return ExitCode::from(EXIT_LOST);
     }
     let Some((program, rest)) = args.command.split_first() else {
-        return ExitCode::from(crate::EXIT_ERROR);
+        return ExitCode::from(EXIT_ERROR);
     };
     // Only returns on failure.
     let error = std::process::Command::new(program).args(rest).exec();

@@ -5,37 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod bench;
+use crate::exit::{EXIT_ERROR, exit_codes};
+
 mod connect;
 mod demo;
 mod dev;
 mod exec;
+mod exit;
 mod query;
 mod run;
-
-/// Exit code: the name is held by someone else (`run` without `--wait`).
-pub(crate) const EXIT_TAKEN: u8 = 75;
-/// Exit code: ownership of the name was lost; the command was stopped.
-pub(crate) const EXIT_LOST: u8 = 76;
-/// Exit code: consuela itself failed (Consul unreachable, bad config, ...).
-pub(crate) const EXIT_ERROR: u8 = 70;
-
-/// The exit-code table shown by `--help` (a macro so that `concat!` can use it).
-macro_rules! exit_codes {
-    () => {
-        "Exit codes:
-  0    success (run, leader: the command's own exit code is passed through;
-       a command killed by signal N gives 128+N)
-  1    whereis: the name has no owner
-  2    bad command line
-  70   consuela failed: Consul unreachable or refused, invalid configuration
-  75   run: the name is held by another process (without --wait)
-  76   run, leader: ownership was lost; the command was stopped
-  126  run, leader: the command could not be executed
-  127  run, leader: the command was not found"
-    };
-}
-pub(crate) use exit_codes;
 
 /// A distributed, consistent process registry over Consul.
 ///
@@ -69,7 +47,6 @@ enum Command {
     Watch(query::WatchArgs),
     Demo(demo::DemoArgs),
     Dev(dev::DevArgs),
-    Bench(bench::BenchArgs),
     #[command(name = "__exec-child", hide = true)]
     ExecChild(exec::ExecChildArgs),
 }
@@ -107,7 +84,6 @@ fn main() -> ExitCode {
             Command::Watch(args) => query::watch(&global.with(&args.consul), args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Dev(args) => dev::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
             Command::ExecChild(_) => unreachable!("handled before the runtime starts"),
         }
     });

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
 use crate::connect::GlobalArgs;
-use crate::{EXIT_LOST, EXIT_TAKEN};
+use crate::exit::{EXIT_LOST, EXIT_TAKEN};
 
 /// Run a command while holding NAME; stop it the moment ownership is lost.
 ///
@@ -35,7 +35,7 @@ use crate::{EXIT_LOST, EXIT_TAKEN};
 #[derive(Debug, clap::Args)]
 #[command(after_help = concat!(
     "Examples:\n  consuela run jobs/compactor -- ./compactor --once\n  consuela run --wait --address 10.0.0.5:7000 --meta role=primary db/primary -- ./db --port 7000\n\n",
-    crate::exit_codes!()
+    crate::exit::exit_codes!()
 ))]
 pub(crate) struct RunArgs {
     /// The name to hold while the command runs.
@@ -60,7 +60,7 @@ pub(crate) struct RunArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = concat!(
     "Examples:\n  consuela leader cron/scheduler -- ./scheduler\n  consuela leader --grace 2s --address 10.0.0.7:9000 billing/master -- ./billing --master\n\n",
-    crate::exit_codes!()
+    crate::exit::exit_codes!()
 ))]
 pub(crate) struct LeaderArgs {
     /// The singleton's name.

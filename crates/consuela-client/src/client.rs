@@ -10,9 +10,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use crate::api::{Agent, Catalog, Health, Kv, Session, Status, Txn};
-use crate::config::{ClientConfig, ConfigError, RequestHook, Token};
-use crate::error::{Error, ErrorKind, Outcome};
+use crate::config::{ClientConfig, RequestHook, Token};
+use crate::error::{ConfigError, Error, ErrorKind, Outcome};
 use crate::event::RequestEvent;
 use crate::query::{QueryMeta, QueryOptions, QueryResponse};
 use crate::request::{Query, parse_base};
@@ -23,7 +22,7 @@ use crate::transport::{HttpRequest, HttpResponse, HttpTransport, Transport};
 /// Cheap to clone (an `Arc` inside); clones share the connection pool. Endpoint groups are
 /// reached through [`session`](Self::session), [`kv`](Self::kv), [`txn`](Self::txn),
 /// [`agent`](Self::agent), [`catalog`](Self::catalog), [`health`](Self::health) and
-/// [`status`](Self::status).
+/// [`status`](Self::status) (defined with the groups, in [`api`](crate::api)).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -123,41 +122,6 @@ impl Client {
     /// The request timeout for non-blocking requests.
     pub fn request_timeout(&self) -> Duration {
         self.inner.request_timeout
-    }
-
-    /// Sessions: `/v1/session/*`.
-    pub fn session(&self) -> Session<'_> {
-        Session::new(self)
-    }
-
-    /// Key/value store: `/v1/kv/*`.
-    pub fn kv(&self) -> Kv<'_> {
-        Kv::new(self)
-    }
-
-    /// Transactions: `/v1/txn`.
-    pub fn txn(&self) -> Txn<'_> {
-        Txn::new(self)
-    }
-
-    /// The local agent: `/v1/agent/*`.
-    pub fn agent(&self) -> Agent<'_> {
-        Agent::new(self)
-    }
-
-    /// The catalog: `/v1/catalog/*`.
-    pub fn catalog(&self) -> Catalog<'_> {
-        Catalog::new(self)
-    }
-
-    /// Health: `/v1/health/*`.
-    pub fn health(&self) -> Health<'_> {
-        Health::new(self)
-    }
-
-    /// Raft status: `/v1/status/*`.
-    pub fn status(&self) -> Status<'_> {
-        Status::new(self)
     }
 
     /// Executes `call`. Statuses in `answers` (besides 2xx) are returned as responses rather than

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::event::RequestEvent;
 
 /// Default Consul agent address.
@@ -251,52 +251,6 @@ impl ClientConfig {
         // Validate the address now so a typo surfaces where the environment was read.
         crate::request::parse_base(&config.address)?;
         Ok(config)
-    }
-}
-
-/// Structured reasons for [`ErrorKind::Config`](crate::ErrorKind::Config) errors (found as the error's `source`).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The address is not a usable `http`/`https` URL.
-    #[error("invalid Consul address {address:?}: {reason}")]
-    Address {
-        /// The address as given.
-        address: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// An environment variable holds a value of the wrong shape.
-    #[error("invalid value for {name}: {value:?}")]
-    Env {
-        /// The variable name.
-        name: String,
-        /// The value found.
-        value: String,
-    },
-    /// A token or CA file could not be read.
-    #[error("cannot read {path:?}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The CA file or PEM is not a valid certificate bundle.
-    #[error("invalid CA certificate")]
-    Certificate(#[source] reqwest::Error),
-    /// The token contains characters that cannot go into an HTTP header.
-    #[error("the ACL token is not a valid header value")]
-    Token,
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client")]
-    Http(#[source] reqwest::Error),
-}
-
-impl From<ConfigError> for Error {
-    fn from(error: ConfigError) -> Self {
-        Error::config(error)
     }
 }
 

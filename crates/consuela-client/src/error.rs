@@ -12,9 +12,14 @@
 //! - [`Outcome::Done`]: Consul answered definitely and refused (400, 401, 403, 404, 409, other 4xx).
 //!
 //! The finer reason is [`Error::kind`].
+//!
+//! [`ConfigError`], the structured source of configuration errors, lives here too: the
+//! configuration, URL building and the transport all raise it, and none of them should depend
+//! on another for it.
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::path::PathBuf;
 
 use reqwest::StatusCode;
 
@@ -356,6 +361,52 @@ impl StdError for Error {
             .source
             .as_deref()
             .map(|source| source as &(dyn StdError + 'static))
+    }
+}
+
+/// Structured reasons for [`ErrorKind::Config`](crate::ErrorKind::Config) errors (found as the error's `source`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The address is not a usable `http`/`https` URL.
+    #[error("invalid Consul address {address:?}: {reason}")]
+    Address {
+        /// The address as given.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An environment variable holds a value of the wrong shape.
+    #[error("invalid value for {name}: {value:?}")]
+    Env {
+        /// The variable name.
+        name: String,
+        /// The value found.
+        value: String,
+    },
+    /// A token or CA file could not be read.
+    #[error("cannot read {path:?}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA file or PEM is not a valid certificate bundle.
+    #[error("invalid CA certificate")]
+    Certificate(#[source] reqwest::Error),
+    /// The token contains characters that cannot go into an HTTP header.
+    #[error("the ACL token is not a valid header value")]
+    Token,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client")]
+    Http(#[source] reqwest::Error),
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Error::config(error)
     }
 }
 

@@ -81,8 +81,8 @@ mod watch;
 pub use api::kv::{DeleteOptions, PutOptions};
 pub use api::txn::{TxnFailure, TxnOutcome};
 pub use client::Client;
-pub use config::{ClientConfig, ConfigError, DEFAULT_ADDRESS, RequestHook, TlsConfig, Token};
-pub use error::{Error, ErrorKind, Outcome};
+pub use config::{ClientConfig, DEFAULT_ADDRESS, RequestHook, TlsConfig, Token};
+pub use error::{ConfigError, Error, ErrorKind, Outcome};
 pub use event::RequestEvent;
 pub use query::{Consistency, DEFAULT_WAIT, MAX_WAIT, QueryOptions, QueryResponse};
 pub use transport::{

@@ -6,8 +6,7 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Url;
 
-use crate::config::ConfigError;
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 
 /// Everything but RFC 3986 unreserved characters is escaped in a path segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

@@ -13,8 +13,8 @@ use futures_util::future::BoxFuture;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 
-use crate::config::{ClientConfig, ConfigError};
-use crate::error::{BoxError, Error, ErrorKind};
+use crate::config::ClientConfig;
+use crate::error::{BoxError, ConfigError, Error, ErrorKind};
 
 /// A complete HTTP request, as built by the client.
 #[derive(Debug, Clone)]

@@ -8,8 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-use crate::state::ServerState;
-use crate::state::catalog::{CheckKind, RunnerSpawn};
+use crate::state::{CheckKind, RunnerSpawn, ServerState};
 
 /// Starts the runners returned by a registration.
 pub(crate) fn spawn_runners(state: &ServerState, spawns: Vec<RunnerSpawn>) {

@@ -35,8 +35,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::state::watch::Target;
-use crate::state::{Inner, ServerState};
+use crate::state::{Inner, ServerState, Target};
 use mux::{Dispatch, Route};
 use query::{Query, QueryOpts};
 
@@ -273,7 +272,7 @@ async fn read_body(mut body: Body, limit: usize) -> Option<Bytes> {
 }
 
 async fn handle(State(state): State<ServerState>, req: Request) -> Response {
-    use crate::state::log::Level;
+    use crate::state::Level;
     // The request log line is built only when someone reads it: this runs
     // for every request.
     if !state.shared.log.wants(Level::Debug) {

@@ -12,22 +12,24 @@
 //! blocking queries that watch what was written, and pokes the timer task when
 //! a deadline moved.
 
-pub(crate) mod acl;
-pub(crate) mod catalog;
+mod acl;
+mod catalog;
 mod dump;
-pub(crate) mod event;
+mod event;
+mod faults;
+mod identity;
 mod index;
-pub(crate) mod kv;
-pub(crate) mod log;
-pub(crate) mod operator;
-pub(crate) mod prepared;
-pub(crate) mod session;
-pub(crate) mod txn;
-pub(crate) mod watch;
+mod kv;
+mod log;
+mod operator;
+mod prepared;
+mod session;
+mod txn;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,7 +41,28 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::DevServerConfig;
 
+use faults::Faults;
+use identity::Identity;
 pub(crate) use index::Indexes;
+
+// What the rest of the crate names of the tables. The HTTP layer and the check
+// runners go through this list, never through the tables' own modules, which
+// stay private: a table can be split or merged without touching its users.
+pub(crate) use acl::{ANONYMOUS, Acl, AclError};
+pub(crate) use catalog::{
+    Catalog, CatalogDeregistration, CatalogRegistration, CheckKind, CheckSpec, NodeRecord,
+    NodeSpec, RunnerSpawn, ServiceSpec,
+};
+pub(crate) use event::Filters;
+pub(crate) use kv::prefixed;
+pub(crate) use log::{Level, Line};
+pub(crate) use operator::Autopilot;
+pub(crate) use prepared::{
+    Dns, Failover, PreparedQuery, QUERY_NOT_FOUND, QueryOp, ServiceQuery, Template,
+};
+pub(crate) use session::{CreateSpec, canonical_id_checked};
+pub(crate) use txn::{KvOp, OpError, TxnOutcome};
+pub(crate) use watch::Target;
 
 /// What a timer in [`Inner::timers`] fires for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,57 +141,6 @@ impl Inner {
         let last = self.index.last();
         self.kv.reap_tombstones(now, last, cfg.tombstone_ttl);
         self.timers.first().map(|(at, _)| *at)
-    }
-}
-
-/// Fault knobs, readable without the state lock.
-#[derive(Debug, Default)]
-pub(crate) struct Faults {
-    /// 0 = off, -1 = every request, n > 0 = the next n requests.
-    pub(crate) no_leader: AtomicI64,
-    pub(crate) latency_ms: AtomicU64,
-}
-
-impl Faults {
-    /// Whether this request must answer `No cluster leader` (consumes one count).
-    pub(crate) fn take_no_leader(&self) -> bool {
-        let mut cur = self.no_leader.load(Ordering::Relaxed);
-        loop {
-            match cur {
-                0 => return false,
-                n if n < 0 => return true,
-                n => match self.no_leader.compare_exchange(
-                    n,
-                    n - 1,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(actual) => cur = actual,
-                },
-            }
-        }
-    }
-
-    pub(crate) fn latency(&self) -> Duration {
-        Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
-    }
-}
-
-/// The agent's fixed identity (node id, addresses).
-#[derive(Debug, Clone)]
-pub(crate) struct Identity {
-    pub(crate) node_id: String,
-    pub(crate) address: String,
-    pub(crate) server_port: u16,
-    /// When the server started (autopilot's `StableSince`).
-    pub(crate) started: std::time::SystemTime,
-}
-
-impl Identity {
-    /// The server RPC address: `/v1/status/leader`, `Stats.consul.leader_addr`.
-    pub(crate) fn server_addr(&self) -> String {
-        format!("{}:{}", self.address, self.server_port)
     }
 }
 

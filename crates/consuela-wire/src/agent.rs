@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::HealthStatus;
+use crate::health_status::HealthStatus;
 use crate::ids::{CheckId, Index, NodeName, ServiceId};
 use crate::serde_util::null_default;
 

@@ -25,6 +25,7 @@ mod coordinate;
 mod duration;
 mod event;
 mod gostr;
+mod health_status;
 mod ids;
 mod kv;
 mod serde_util;
@@ -35,15 +36,13 @@ pub use agent::{
     AgentCheck, AgentConfig, AgentMember, AgentSelf, AgentService, CheckDefinition,
     ServiceRegistration,
 };
-pub use catalog::{
-    CatalogNode, CatalogServiceEntry, HealthServiceEntry, HealthStatus, NodeServices,
-    ParseHealthStatusError,
-};
+pub use catalog::{CatalogNode, CatalogServiceEntry, HealthServiceEntry, NodeServices};
 pub use civil::CivilTime;
 pub use coordinate::{Coord, NodeCoordinate};
 pub use duration::{DurationError, GoDuration, format_go_duration, parse_go_duration};
 pub use event::UserEvent;
 pub use gostr::go_quote;
+pub use health_status::{HealthStatus, ParseHealthStatusError};
 pub use ids::{CheckId, Index, NodeName, ServiceId, SessionId};
 pub use kv::KvEntry;
 pub use session::{

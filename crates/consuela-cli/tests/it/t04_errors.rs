@@ -58,7 +58,6 @@ async fn every_command_has_an_example_in_its_help() {
         &["watch"],
         &["demo"],
         &["dev"],
-        &["bench"],
     ] {
         let mut args = command.to_vec();
         args.push("--help");

@@ -9,8 +9,7 @@ use serde::Serialize;
 use super::gojson::{Fields, decode_first, expect_object};
 use super::query::{QueryOpts, check_dc_read};
 use super::{Read, Req, bad_request, blocking, empty, json, server_error, text, with_meta};
-use crate::state::acl::{Acl, AclError};
-use crate::state::watch::Target;
+use crate::state::{Acl, AclError, Target};
 
 fn disabled() -> Response {
     text(StatusCode::UNAUTHORIZED, "ACL support disabled")

@@ -14,7 +14,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 
 use super::{Req, bad_request, empty, json, text};
-use crate::state::catalog::Catalog;
+use crate::state::Catalog;
 
 pub(crate) use member::{agent_self, members};
 
@@ -112,7 +112,7 @@ pub(crate) fn service_maintenance(req: &Req) -> Response {
 /// `PUT /v1/agent/reload`: nothing to reload; the configuration is fixed.
 pub(crate) fn reload(req: &Req) -> Response {
     req.state.log(
-        crate::state::log::Level::Info,
+        crate::state::Level::Info,
         "agent: Reloading configuration...",
     );
     empty(StatusCode::OK)

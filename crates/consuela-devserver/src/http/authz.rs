@@ -10,8 +10,7 @@ use super::mux::Route;
 use super::query::Query;
 use super::text;
 use crate::policy::{Authz, Kind};
-use crate::state::ServerState;
-use crate::state::acl::ANONYMOUS;
+use crate::state::{ANONYMOUS, ServerState};
 
 /// 403 `Permission denied` (`acl.ErrPermissionDenied`).
 pub(crate) fn denied() -> Response {

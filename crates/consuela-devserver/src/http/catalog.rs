@@ -11,9 +11,7 @@ use serde::Serialize;
 use super::query::{QueryOpts, check_dc_read};
 use super::{Read, Req, bad_request, blocking, json, with_meta};
 use crate::policy::Kind;
-use crate::state::Inner;
-use crate::state::catalog::{Catalog, NodeRecord};
-use crate::state::watch::Target;
+use crate::state::{Catalog, Inner, NodeRecord, Target};
 
 /// `?node-meta=key:value` filters (Consul's `parseMetaFilter`): a node
 /// matches when it has every pair; a repeated key keeps its last value, and

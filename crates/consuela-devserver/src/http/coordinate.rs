@@ -8,8 +8,7 @@ use serde::Serialize;
 use super::gojson::{Fields, decode_first, expect_object};
 use super::query::{QueryOpts, check_dc_read};
 use super::{Read, Req, bad_request, blocking, empty, json, server_error, with_meta};
-use crate::state::Inner;
-use crate::state::watch::Target;
+use crate::state::{Inner, Target};
 
 /// `structs.DatacenterMap`.
 #[derive(Serialize)]

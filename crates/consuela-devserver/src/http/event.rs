@@ -10,9 +10,7 @@ use tokio::time::Instant;
 
 use super::query::{QueryOpts, check_dc};
 use super::{Req, bad_request, goregex, json, server_error};
-use crate::state::event::Filters;
-use crate::state::log::Level;
-use crate::state::watch::Target;
+use crate::state::{Filters, Level, Target};
 
 /// Serf's limit on a user event: its name plus its encoded body.
 const USER_EVENT_SIZE_LIMIT: usize = 512;

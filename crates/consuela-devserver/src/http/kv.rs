@@ -13,9 +13,7 @@ use super::query::{QueryOpts, check_dc};
 use super::{Read, Req, bad_request, blocking, empty, json, server_error, text, with_meta};
 use crate::gostr::parse_uint;
 use crate::policy::Kind;
-use crate::state::kv::prefixed;
-use crate::state::txn::{KvOp, OpError};
-use crate::state::watch::Target;
+use crate::state::{KvOp, OpError, Target, prefixed};
 
 pub(crate) async fn handle(req: Req) -> Response {
     match req.method {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::gojson::{Fields, decode_first, expect_object};
 use super::query::{QueryOpts, check_dc};
 use super::{Req, json, json_status, text};
-use crate::state::operator::Autopilot;
+use crate::state::Autopilot;
 
 /// `api.AutopilotConfiguration`, in its field order.
 #[derive(Serialize)]

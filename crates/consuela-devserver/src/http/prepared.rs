@@ -13,10 +13,9 @@ use serde_json::{Map, Value};
 use super::gojson::{Fields, decode_first, expect_object};
 use super::query::{QueryOpts, check_dc, check_dc_read};
 use super::{Read, Req, bad_request, blocking, empty, json, server_error, text, with_meta};
-use crate::state::prepared::{
-    Dns, Failover, NOT_FOUND, PreparedQuery, QueryOp, ServiceQuery, Template,
+use crate::state::{
+    Dns, Failover, PreparedQuery, QUERY_NOT_FOUND, QueryOp, ServiceQuery, Target, Template,
 };
-use crate::state::watch::Target;
 
 fn not_allowed(method: &Method, allow: &str) -> Response {
     let mut r = text(
@@ -210,7 +209,7 @@ async fn read_queries(
     match read.value {
         Some(list) => with_meta(json(&list), read.index, consistency),
         None => with_meta(
-            text(StatusCode::NOT_FOUND, NOT_FOUND),
+            text(StatusCode::NOT_FOUND, QUERY_NOT_FOUND),
             read.index,
             consistency,
         ),
@@ -243,7 +242,7 @@ fn resolve(req: &Req, id: &str) -> Result<(PreparedQuery, QueryOpts, usize), Res
     let resolved = req.state.shared.lock().queries.resolve(id);
     let not_found = || {
         with_meta(
-            text(StatusCode::NOT_FOUND, NOT_FOUND),
+            text(StatusCode::NOT_FOUND, QUERY_NOT_FOUND),
             0,
             Some(opts.consistency()),
         )

@@ -10,8 +10,7 @@ use super::gojson::{Fields, decode_first, expect_object, field};
 use super::query::{QueryOpts, check_dc, check_dc_read};
 use super::{Read, Req, bad_request, blocking, json, server_error, text, with_meta, zero_meta};
 use crate::policy::Kind;
-use crate::state::session::{CreateSpec, canonical_id_checked};
-use crate::state::watch::Target;
+use crate::state::{CreateSpec, Target, canonical_id_checked};
 
 /// Consul's `FixupLockDelay`: a string is a Go duration, a number is
 /// nanoseconds, and either below 1000 ns means seconds.

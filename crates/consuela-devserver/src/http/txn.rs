@@ -13,7 +13,7 @@ use super::gojson::{Fields, decode_first, field, go_type};
 use super::query::{QueryOpts, check_dc};
 use super::{Req, bad_request, json_status, text};
 use crate::policy::Kind;
-use crate::state::txn::{KvOp, TxnOutcome};
+use crate::state::{KvOp, TxnOutcome};
 
 /// Go's `%v` of a float64: the shortest `%g`, with an exponent below 1e-4
 /// or from 1e21 on, written with at least two digits (`1e-05`, `1e+21`).

@@ -7,11 +7,12 @@
 //!
 //! `catalog/agent.rs` holds the agent's registrations and maintenance mode,
 //! `catalog/register.rs` the catalog endpoint's, `catalog/status.rs` check
-//! status changes (TTL, runners).
+//! status changes (TTL, runners), `catalog/rows.rs` the (node, id) row keys.
 
 mod agent;
 mod index;
 mod register;
+mod rows;
 mod status;
 
 use std::collections::BTreeMap;
@@ -23,20 +24,15 @@ use consuela_wire::{
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Identity, Inner, TimerKey};
+use super::identity::Identity;
+use super::{Inner, TimerKey};
 use crate::config::DevServerConfig;
+use rows::{RowKey, range_of};
 
 pub(crate) use register::{CatalogDeregistration, CatalogRegistration, NodeSpec};
 
 /// The check id of every node's gossip health check.
 pub(crate) const SERF_CHECK: &str = "serfHealth";
-/// The check id of node maintenance mode.
-pub(crate) const NODE_MAINTENANCE: &str = "_node_maintenance";
-/// The check id prefix of service maintenance mode.
-pub(crate) const SERVICE_MAINTENANCE_PREFIX: &str = "_service_maintenance:";
-
-/// (node, id): the key of services and checks, as in Consul's state store.
-pub(crate) type RowKey = (String, String);
 
 /// Who put an entry in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,14 +198,6 @@ pub(crate) struct RunnerSpawn {
     pub(crate) check: String,
     pub(crate) kind: CheckKind,
     pub(crate) token: CancellationToken,
-}
-
-fn range_of<'a, V>(
-    map: &'a BTreeMap<RowKey, V>,
-    node: &'a str,
-) -> impl Iterator<Item = (&'a RowKey, &'a V)> + 'a {
-    map.range((node.to_owned(), String::new())..)
-        .take_while(move |((n, _), _)| n == node)
 }
 
 impl Catalog {

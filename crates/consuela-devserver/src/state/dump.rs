@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{Faults, Inner, TimerKey};
+use super::faults::Faults;
+use super::{Inner, TimerKey};
 
 impl Inner {
     /// The whole state as JSON (values as lossy UTF-8 text, for humans).

@@ -75,7 +75,7 @@ pub(crate) struct Queries {
 pub(crate) const NAME_PREFIX_MATCH: &str = "name_prefix_match";
 
 /// `ErrQueryNotFound`.
-pub(crate) const NOT_FOUND: &str = "Query not found";
+pub(crate) const QUERY_NOT_FOUND: &str = "Query not found";
 
 impl PreparedQuery {
     fn is_template(&self) -> bool {

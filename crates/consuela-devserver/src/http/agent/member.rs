@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::super::{Req, json, server_error, text};
-use crate::state::catalog::CheckKind;
+use crate::state::CheckKind;
 
 /// LAN and WAN gossip ports of a Consul agent.
 pub(crate) const SERF_LAN_PORT: u16 = 8301;

@@ -13,7 +13,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::super::{Req, bad_request};
-use crate::state::log::{Level, Line};
+use crate::state::{Level, Line};
 
 pub(crate) fn monitor(req: &Req) -> Response {
     let raw = req.query.get("loglevel").unwrap_or("");

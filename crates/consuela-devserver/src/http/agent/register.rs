@@ -13,7 +13,7 @@ use super::super::authz::{check_service, denied, may_write_check};
 use super::super::gojson::{Fields, decode_first, expect_object};
 use super::super::{Req, bad_request, empty, server_error};
 use crate::policy::Kind;
-use crate::state::catalog::{CheckKind, CheckSpec, ServiceSpec};
+use crate::state::{CheckKind, CheckSpec, ServiceSpec};
 
 /// Consul's `FixupCheckType`: duration fields given as strings are parsed
 /// (as nanoseconds) before the struct decode; errors name the key as sent.

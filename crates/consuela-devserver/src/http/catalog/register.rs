@@ -10,7 +10,7 @@ use super::super::authz::denied;
 use super::super::gojson::{Fields, decode_first, expect_object};
 use super::super::{Req, bad_request, json, server_error};
 use crate::policy::Kind;
-use crate::state::catalog::{
+use crate::state::{
     CatalogDeregistration, CatalogRegistration, CheckKind, CheckSpec, NodeSpec, ServiceSpec,
 };
 

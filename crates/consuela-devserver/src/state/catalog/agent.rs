@@ -3,12 +3,14 @@
 use consuela_wire::HealthStatus;
 use tokio::time::Instant;
 
-use super::{
-    CheckKind, CheckSpec, NODE_MAINTENANCE, Origin, RunnerSpawn, SERVICE_MAINTENANCE_PREFIX,
-    ServiceRecord, ServiceSpec,
-};
+use super::{CheckKind, CheckSpec, Origin, RunnerSpawn, ServiceRecord, ServiceSpec};
 use crate::config::DevServerConfig;
 use crate::state::Inner;
+
+/// The check id of node maintenance mode.
+const NODE_MAINTENANCE: &str = "_node_maintenance";
+/// The check id prefix of service maintenance mode.
+const SERVICE_MAINTENANCE_PREFIX: &str = "_service_maintenance:";
 
 const NODE_MAINTENANCE_DEFAULT: &str = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message.";
 const SERVICE_MAINTENANCE_DEFAULT: &str = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message.";

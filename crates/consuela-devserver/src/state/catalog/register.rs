@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use super::{CheckSpec, NodeRecord, Origin, RowKey, ServiceRecord, ServiceSpec, range_of};
+use super::rows::{RowKey, range_of};
+use super::{CheckSpec, NodeRecord, Origin, ServiceRecord, ServiceSpec};
 use crate::config::DevServerConfig;
 use crate::gostr::go_quote;
 use crate::state::Inner;

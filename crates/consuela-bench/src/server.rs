@@ -1,10 +1,13 @@
 //! The Consul the benchmark talks to: given, embedded, or a child process.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use anyhow::Context;
 use consuela_devserver::{DevServer, DevServerConfig};
 use tokio::io::AsyncBufReadExt;
 
-use super::BenchArgs;
+use super::args::BenchArgs;
 
 /// The server under the registry.
 #[derive(Debug)]
@@ -13,7 +16,8 @@ pub(super) enum Server {
     External(String),
     /// A dev server in this process (the default).
     Embedded { server: DevServer, url: String },
-    /// `consuela dev` as a child process (`--dev-process`); killed on drop.
+    /// A dev server in a child process (`--dev-process`): this binary again,
+    /// with `--serve-dev`; killed on drop.
     Process {
         url: String,
         child: tokio::process::Child,
@@ -26,26 +30,22 @@ impl Server {
             return Ok(Self::External(url.trim_end_matches('/').to_owned()));
         }
         if args.dev_process {
-            let exe = std::env::current_exe().context("cannot find the consuela binary")?;
+            let exe = std::env::current_exe().context("cannot find the consuela-bench binary")?;
             let mut child = tokio::process::Command::new(exe)
-                .args([
-                    "dev",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--node-name",
-                    &args.nodename,
-                ])
+                .args(["--serve-dev", "--nodename", &args.nodename])
+                // The child serves; it must not be pointed at a Consul.
+                .env_remove("CONSUELA_CONSUL_URL")
                 .stdout(std::process::Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
-                .context("cannot start `consuela dev`")?;
+                .context("cannot start the dev server process")?;
             let stdout = child.stdout.take().context("no stdout")?;
             let mut lines = tokio::io::BufReader::new(stdout).lines();
-            // The first line is machine-read: "consuela dev listening on URL".
+            // The first line is machine-read: "... listening on URL".
             let first = lines
                 .next_line()
                 .await?
-                .context("`consuela dev` exited before listening")?;
+                .context("the dev server process exited before listening")?;
             let url = first
                 .rsplit(' ')
                 .next()
@@ -56,10 +56,7 @@ impl Server {
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
             return Ok(Self::Process { url, child });
         }
-        let config = DevServerConfig::default().with_node_name(args.nodename.clone());
-        let server = DevServer::bind(config, ([127, 0, 0, 1], 0).into())
-            .await
-            .context("cannot start the embedded dev server")?;
+        let server = bind_dev(args).await?;
         let url = server.url();
         Ok(Self::Embedded { server, url })
     }
@@ -89,4 +86,33 @@ impl Server {
             }
         }
     }
+}
+
+/// A dev server on a free loopback port, its agent named `--nodename`.
+async fn bind_dev(args: &BenchArgs) -> anyhow::Result<DevServer> {
+    let config = DevServerConfig::default().with_node_name(args.nodename.clone());
+    DevServer::bind(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .context("cannot start the dev server")
+}
+
+/// `--serve-dev`: the child of `--dev-process`. Prints
+/// `consuela-bench dev server listening on URL` (the line [`Server::start`]
+/// reads), then serves until killed or told to leave.
+pub(super) async fn serve_dev(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let server = bind_dev(args).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "consuela-bench dev server listening on {}",
+        server.url()
+    )?;
+    out.flush()?;
+    drop(out);
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = server.stopped() => {}
+    }
+    server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -8,9 +8,10 @@ use anyhow::Context;
 use consuela::{Config, Contact, ErrorKind, Name, Registration, Registry, client::ClientConfig};
 use tokio::time::Instant;
 
+use super::args::BenchArgs;
 use super::baseline::Bare;
 use super::load::{self, Budget, Latency, Run};
-use super::{BenchArgs, Output, Report};
+use super::report::{Output, Report};
 
 /// What every scenario gets.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! `consuela bench sweep`: every figure of `docs/performance.md` in one run.
+//! `consuela-bench sweep`: every figure of `docs/performance.md` in one run.
 //!
 //! 1. register+unregister pairs, registry vs baseline, from 1 to 256 in flight
 //!    (`--point-secs` each);
@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Report;
 use super::baseline::Bare;
 use super::load::{self, Budget};
+use super::report::Report;
 use super::scenario::{self, Ctx, Holder};
 use consuela::Name;
 

@@ -1,0 +1,32 @@
+//! The exit codes of the `consuela` binary and the table `--help` shows.
+//!
+//! Below every command, which all take them from here, so the codes and the
+//! table that documents them stay side by side.
+
+/// Exit code: the name is held by someone else (`run` without `--wait`).
+pub(crate) const EXIT_TAKEN: u8 = 75;
+/// Exit code: ownership of the name was lost; the command was stopped.
+pub(crate) const EXIT_LOST: u8 = 76;
+/// Exit code: consuela itself failed (Consul unreachable, bad config, ...).
+pub(crate) const EXIT_ERROR: u8 = 70;
+/// Exit code when the command cannot be executed (as shells answer).
+pub(crate) const EXIT_CANNOT_EXEC: u8 = 126;
+/// Exit code when the command is not found (as shells answer).
+pub(crate) const EXIT_NOT_FOUND: u8 = 127;
+
+/// The exit-code table shown by `--help` (a macro so that `concat!` can use it).
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
+  0    success (run, leader: the command's own exit code is passed through;
+       a command killed by signal N gives 128+N)
+  1    whereis: the name has no owner
+  2    bad command line
+  70   consuela failed: Consul unreachable or refused, invalid configuration
+  75   run: the name is held by another process (without --wait)
+  76   run, leader: ownership was lost; the command was stopped
+  126  run, leader: the command could not be executed
+  127  run, leader: the command was not found"
+    };
+}
+pub(crate) use exit_codes;

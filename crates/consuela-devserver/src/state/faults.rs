@@ -1,0 +1,39 @@
+//! Fault knobs of the `/_dev/` endpoints (`No cluster leader` answers, added
+//! latency), read on every request without taking the state lock.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Fault knobs, readable without the state lock.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    /// 0 = off, -1 = every request, n > 0 = the next n requests.
+    pub(crate) no_leader: AtomicI64,
+    pub(crate) latency_ms: AtomicU64,
+}
+
+impl Faults {
+    /// Whether this request must answer `No cluster leader` (consumes one count).
+    pub(crate) fn take_no_leader(&self) -> bool {
+        let mut cur = self.no_leader.load(Ordering::Relaxed);
+        loop {
+            match cur {
+                0 => return false,
+                n if n < 0 => return true,
+                n => match self.no_leader.compare_exchange(
+                    n,
+                    n - 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(actual) => cur = actual,
+                },
+            }
+        }
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
+    }
+}
