@@ -517,12 +517,11 @@ async fn churn_op(
         match member.register(&name, owner()).await {
             Ok(registration) => {
                 tally.registered.fetch_add(1, Ordering::Relaxed);
+                // A name has one holder, so its slot is empty: a stored guard
+                // would have made this registration a conflict.
                 let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if slot.is_none() {
-                    *slot = Some(registration);
-                }
-                // Otherwise it joined a registration already stored: the
-                // extra guard is dropped, the stored one keeps the name.
+                debug_assert!(slot.is_none(), "{name} registered twice");
+                *slot = Some(registration);
             }
             Err(e) if matches!(e.kind(), ErrorKind::AlreadyRegistered { .. }) => {
                 tally.conflicts.fetch_add(1, Ordering::Relaxed);

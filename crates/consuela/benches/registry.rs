@@ -2,7 +2,7 @@
 //! contact (value) encoding and decoding, local `whereis`, and event handlers.
 //!
 //! `cargo bench -p consuela --bench registry`. Sizes shrink when `CI` is set.
-//! Consul round trips are measured by `consuela bench` instead, and the dev
+//! Consul round trips are measured by the `consuela-bench` binary instead, and the dev
 //! server's KV operations by `cargo bench -p consuela-devserver --bench kv`.
 
 #![allow(missing_docs)]

@@ -25,6 +25,9 @@ use crate::duration;
 use crate::name::{self, NameError};
 pub use crate::retry::{Retry, RetryPolicy, Strategy};
 
+/// The exit code of a process ended by [`OnLost::Exit`] (`EX_SOFTWARE`).
+pub const EXIT_CODE_SESSION_LOST: i32 = 70;
+
 /// Consul's bounds on a session TTL (its default `session_ttl_min`, and 24 h).
 pub const CONSUL_TTL_RANGE: (Duration, Duration) =
     (Duration::from_secs(10), Duration::from_secs(24 * 60 * 60));

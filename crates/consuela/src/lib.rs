@@ -92,7 +92,7 @@ pub mod presence;
 pub mod registry;
 pub mod singleton;
 
-pub use config::Config;
+pub use config::{Config, EXIT_CODE_SESSION_LOST};
 pub use consuela_client as client;
 pub use directory::Directory;
 pub use error::{Error, ErrorKind, LostReason, Task};
@@ -105,6 +105,3 @@ pub use token::FencingToken;
 
 /// The Consul session id type.
 pub use consuela_wire::SessionId;
-
-/// The exit code of a process ended by [`config::OnLost::Exit`] (`EX_SOFTWARE`).
-pub const EXIT_CODE_SESSION_LOST: i32 = 70;

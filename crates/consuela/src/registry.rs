@@ -4,7 +4,8 @@
 //! - `builder.rs`: [`RegistryBuilder`] and the start (session, keeper, reaper).
 //! - `core.rs`: the state every handle, guard and task shares.
 //! - `register.rs`: the register procedure; `acquire.rs`: its pure decision.
-//! - `release.rs`: giving names back; `lifecycle.rs`: [`State`], fail-stop, shutdown.
+//! - `release.rs`: giving names back; `lifecycle.rs`: fail-stop, shutdown
+//!   and task supervision; `state.rs`: [`State`].
 //! - `local.rs`: the table of names held; `registration.rs`: the guards.
 //! - `options.rs`: [`RegisterOptions`]; `health.rs`: [`Registry::health`].
 
@@ -19,10 +20,11 @@ mod options;
 mod register;
 mod registration;
 mod release;
+mod state;
 
 pub use builder::RegistryBuilder;
 pub use handle::Registry;
 pub use health::Health;
-pub use lifecycle::State;
 pub use options::RegisterOptions;
 pub use registration::{Registration, SpawnHandle};
+pub use state::State;

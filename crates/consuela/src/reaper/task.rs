@@ -11,7 +11,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Attempt, Next, ReaperState, Zombie};
+use super::state::{Attempt, Next, ReaperState, Zombie};
 use crate::consul::Session;
 use crate::directory::Directory;
 use crate::error::{Error, ErrorKind};

@@ -2,7 +2,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::state::{Attempt, Next, ReaperState};
 use super::*;
+use crate::holder::RegistrationId;
+use crate::name::Name;
+use crate::retry::RetryPolicy;
+use crate::token::FencingToken;
 
 const MS: Duration = Duration::from_millis(1);
 

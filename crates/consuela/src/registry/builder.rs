@@ -13,8 +13,9 @@ use tokio_util::task::TaskTracker;
 
 use super::core::Core;
 use super::handle::Registry;
-use super::lifecycle::{State, supervise};
+use super::lifecycle::supervise;
 use super::local::{Local, Mine};
+use super::state::State;
 use crate::config::Config;
 use crate::consul::Consul;
 use crate::directory::Directory;

@@ -7,8 +7,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::lifecycle::State;
 use super::local::Local;
+use super::state::State;
 use crate::config::Config;
 use crate::consul::Session;
 use crate::directory::Directory;

@@ -9,9 +9,9 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::core::Core;
-use super::lifecycle::State;
 use super::options::RegisterOptions;
 use super::registration::{Registration, SpawnHandle};
+use super::state::State;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::error::{Error, LostReason};

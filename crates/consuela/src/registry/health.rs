@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::handle::Registry;
-use super::lifecycle::State;
+use super::state::State;
 use crate::error::Error;
 
 /// What [`Registry::health`] found.

@@ -1,4 +1,5 @@
-//! A registry's life: [`State`], the fail-stop, and the graceful shutdown.
+//! A registry's life: the fail-stop, the graceful shutdown, and the
+//! supervision of background tasks.
 
 use std::panic::AssertUnwindSafe;
 
@@ -6,23 +7,10 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
 use super::core::Core;
-use crate::config::OnLost;
+use super::state::State;
+use crate::config::{EXIT_CODE_SESSION_LOST, OnLost};
 use crate::error::{Error, ErrorKind, LostReason, Task};
 use crate::event::Event;
-
-/// Where a registry is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum State {
-    /// Serving.
-    Running,
-    /// Fail-stopped: every `lost()` fired; calls answer `SessionLost`.
-    Lost(LostReason),
-    /// [`Registry::shutdown`](crate::Registry::shutdown) is releasing names.
-    ShuttingDown,
-    /// Shut down cleanly.
-    Shutdown,
-}
 
 /// How many names a shutdown releases at once.
 const SHUTDOWN_CONCURRENCY: usize = 64;
@@ -63,7 +51,7 @@ impl Core {
         self.pulses.emit(Event::Lost { reason });
         if self.config.on_lost == OnLost::Exit && reason != LostReason::Abandoned {
             tracing::error!(%reason, "registry lost its session; exiting as configured");
-            std::process::exit(crate::EXIT_CODE_SESSION_LOST);
+            std::process::exit(EXIT_CODE_SESSION_LOST);
         }
     }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio::time::{Instant, timeout};
 
 use super::core::Core;
-use super::lifecycle::State;
 use super::local::Held;
+use super::state::State;
 use crate::error::Error;
 use crate::event::Event;
 use crate::holder::RegistrationId;
