@@ -64,7 +64,8 @@ pub struct TlsConfig {
 /// A callback that receives every [`RequestEvent`].
 ///
 /// It runs inline on the task that made the request: keep it cheap and non-blocking.
-/// A panic in it propagates to the caller, so it must not panic.
+/// A panic in it propagates to the caller, so it must not panic (the registry isolates
+/// the hooks it is given, and fail-stops when one panics).
 #[derive(Clone)]
 pub struct RequestHook(Arc<dyn Fn(&RequestEvent<'_>) + Send + Sync>);
 
@@ -74,7 +75,8 @@ impl RequestHook {
         Self(Arc::new(hook))
     }
 
-    pub(crate) fn call(&self, event: &RequestEvent<'_>) {
+    /// Calls the callback.
+    pub fn call(&self, event: &RequestEvent<'_>) {
         (self.0)(event);
     }
 }

@@ -1,10 +1,11 @@
 //! [`RegistryBuilder`]: event handlers and client settings, then the start:
 //! the session, the keeper, the reaper and the session watch.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 
-use consuela_client::{Client, ClientConfig};
+use consuela_client::{Client, ClientConfig, RequestHook};
 use consuela_wire::{Behavior, CheckId, ServiceCheckRef, SessionRequest};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -104,10 +105,15 @@ impl RegistryBuilder {
         }
         #[cfg(feature = "metrics")]
         pulses.add(None, Arc::new(crate::metrics::MetricsPulse));
-        let client_config = match self.client {
+        let mut client_config = match self.client {
             Some(c) => c,
             None => config.client_config(),
         };
+        let hooks = Arc::new(HookGuard::default());
+        client_config.on_request = client_config
+            .on_request
+            .take()
+            .map(|hook| hooks.isolate(hook));
         let consul = Consul::new(Client::new(client_config)?);
         let keys = KeySpace::new(&config.namespace)?;
         let member = config.member_name();
@@ -164,6 +170,7 @@ impl RegistryBuilder {
             tasks: TaskTracker::new(),
             spawned: TaskTracker::new(),
         });
+        hooks.guard(&core);
         // Each background task fail-stops the registry when it ends with a
         // reason or panics, but never keeps it alive.
         let lost = |core: &Arc<Core>| {
@@ -211,6 +218,37 @@ impl Registry {
     /// As [`RegistryBuilder::start`].
     pub async fn start(config: Config) -> Result<Self, Error> {
         Self::builder(config).start().await
+    }
+}
+
+/// Runs a user's request hooks so that a panic in one never unwinds into the
+/// registry's own tasks: it fail-stops the registry instead.
+#[derive(Default)]
+struct HookGuard {
+    core: OnceLock<Weak<Core>>,
+    /// A hook panicked before the registry existed (while the session was
+    /// being created): it fail-stops as soon as it does.
+    panicked: AtomicBool,
+}
+
+impl HookGuard {
+    fn isolate(self: &Arc<Self>, hook: RequestHook) -> RequestHook {
+        let guard = self.clone();
+        RequestHook::new(move |event| {
+            if catch_unwind(AssertUnwindSafe(|| hook.call(event))).is_err() {
+                guard.panicked.store(true, Ordering::SeqCst);
+                if let Some(core) = guard.core.get().and_then(Weak::upgrade) {
+                    core.fail_stop(LostReason::Panicked(Task::RequestHook));
+                }
+            }
+        })
+    }
+
+    fn guard(&self, core: &Arc<Core>) {
+        let _ = self.core.set(Arc::downgrade(core));
+        if self.panicked.load(Ordering::SeqCst) {
+            core.fail_stop(LostReason::Panicked(Task::RequestHook));
+        }
     }
 }
 

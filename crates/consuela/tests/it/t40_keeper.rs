@@ -1,9 +1,11 @@
 //! The session keeper: renewal, destroy on shutdown, and fail-stop before
 //! Consul could hand the names to anyone else.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use consuela::{Contact, LostReason, Registry, event::Event, registry::State};
+use consuela::{Contact, LostReason, Registry, Task, event::Event, registry::State};
 use consuela_testkit::{Mode, wait_until, wait_watch};
 
 use crate::support::{Cluster, Events, SOON, namespace};
@@ -201,5 +203,76 @@ async fn the_session_watch_notices_an_early_invalidation_at_once() {
         "noticed after {noticed:?}"
     );
     assert_eq!(r.state(), State::Lost(LostReason::Invalidated));
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panicking_request_hook_fail_stops_the_registry() {
+    let cluster = Cluster::start().await;
+    let config = cluster.config(0, &namespace("hook-panic"));
+    let armed = Arc::new(AtomicBool::new(false));
+    let client = config.client_config().on_request({
+        let armed = armed.clone();
+        move |e| {
+            if armed.load(Ordering::SeqCst) && e.path.starts_with("/v1/session/renew/") {
+                panic!("a broken request hook");
+            }
+        }
+    });
+    let r = Registry::builder(config)
+        .client_config(client)
+        .start()
+        .await
+        .unwrap();
+    let reg = r.register("held", Contact::default()).await.unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let mut state = r.subscribe();
+    wait_watch(&mut state, SOON, "the registry fail-stops", |s| {
+        *s == State::Lost(LostReason::Panicked(Task::RequestHook))
+    })
+    .await;
+    assert!(reg.is_lost());
+    let err = r.register("after", Contact::default()).await.unwrap_err();
+    assert!(err.is_fatal());
+    assert_eq!(err.to_string(), "session lost: panic in a request hook");
+    assert!(!r.health().await.is_ok());
+    drop(reg);
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_reports_the_session_consul_and_the_reaper() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("health");
+    let proxy = cluster.proxy().await;
+    let mut config = cluster.config_via(0, &ns, &proxy.url());
+    config.session.ttl = Duration::from_secs(20).max(cluster.ttl);
+    let r = Registry::start(config).await.unwrap();
+    let health = r.health().await;
+    assert!(health.is_ok(), "{health}");
+    let reg = r.register("h", Contact::default()).await.unwrap();
+    proxy.set_mode(Mode::Stop);
+    drop(reg);
+    wait_until(SOON, "the reaper keeps failing", || async {
+        r.health().await.reaper_failing_for.is_some()
+    })
+    .await;
+    let health = r.health().await;
+    assert!(!health.is_ok());
+    assert!(health.session.is_err(), "{health}");
+    assert_eq!(health.reaper_queue, 1);
+    proxy.set_mode(Mode::Pass);
+    wait_until(SOON, "healthy again", || async { r.health().await.is_ok() }).await;
+    // Consul no longer has the session: unhealthy even before the keeper knows.
+    cluster
+        .client()
+        .session()
+        .destroy(r.session())
+        .await
+        .unwrap();
+    let health = r.health().await;
+    assert!(matches!(health.session, Ok(false)) || health.state != State::Running);
+    assert!(!health.is_ok(), "{health}");
+    proxy.shutdown().await;
     cluster.shutdown().await;
 }
