@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use consuela::registry::State;
-use consuela::singleton::{Leadership, SingletonConfig};
+use consuela::singleton::Leadership;
 use consuela::{Contact, FencingToken, Holder, RegisterOptions, Registry};
 use rustix::process::{Pid, Signal, kill_process};
 use tokio::process::Child;
@@ -208,7 +208,7 @@ async fn lead(
     // dropped when ownership is lost, which drops `alive` and wakes `gone`.
     // The command itself is spawned here, on the main thread (see main.rs).
     let (turns, mut turn) = mpsc::channel::<oneshot::Receiver<()>>(1);
-    let handle = registry.singleton(name, owner, SingletonConfig::default(), move || {
+    let handle = registry.leader(name, owner, move || {
         let turns = turns.clone();
         async move {
             let (alive, gone) = oneshot::channel::<()>();

@@ -15,7 +15,9 @@ use crate::error::{ConfigError, Error, ErrorKind, Outcome};
 use crate::event::RequestEvent;
 use crate::query::{QueryMeta, QueryOptions, QueryResponse};
 use crate::request::{Query, parse_base};
-use crate::transport::{HttpRequest, HttpResponse, HttpTransport, Transport};
+use crate::transport::{
+    HttpRequest, HttpResponse, HttpTransport, Transport, TransportError, TransportErrorKind,
+};
 
 /// An async Consul HTTP client.
 ///
@@ -39,6 +41,9 @@ struct Inner {
     datacenter: Option<String>,
     request_timeout: Duration,
     transport: Arc<dyn Transport>,
+    /// `max_connections` as permits; `None` without a limit.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+    max_response_size: Option<usize>,
     hook: Option<RequestHook>,
 }
 
@@ -109,6 +114,10 @@ impl Client {
                 datacenter: config.datacenter.filter(|dc| !dc.is_empty()),
                 request_timeout: config.request_timeout,
                 transport: Arc::new(transport),
+                slots: config
+                    .max_connections
+                    .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1)))),
+                max_response_size: config.max_response_size,
                 hook: config.on_request,
             }),
         })
@@ -163,7 +172,34 @@ impl Client {
             timeout: self.inner.request_timeout + hold,
         };
         let started = Instant::now();
-        let result = self.inner.transport.send(request).await;
+        let result = match &self.inner.slots {
+            None => self.inner.transport.send(request).await,
+            Some(slots) => {
+                // The wait for a slot counts against the request's own timeout.
+                let timeout = request.timeout;
+                match tokio::time::timeout(timeout, slots.clone().acquire_owned()).await {
+                    Ok(Ok(_slot)) => {
+                        let left = timeout.saturating_sub(started.elapsed());
+                        let request = HttpRequest {
+                            timeout: left,
+                            ..request
+                        };
+                        self.inner.transport.send(request).await
+                    }
+                    _ => Err(TransportError::new(
+                        TransportErrorKind::Busy,
+                        "every connection slot stayed taken",
+                    )),
+                }
+            }
+        };
+        let result = result.and_then(|response| match self.inner.max_response_size {
+            Some(limit) if response.body.len() > limit => Err(TransportError::new(
+                TransportErrorKind::TooLarge,
+                format!("the answer is longer than {limit} bytes"),
+            )),
+            _ => Ok(response),
+        });
         let latency = started.elapsed();
         let result = match result {
             Ok(response)

@@ -117,6 +117,15 @@ pub struct ClientConfig {
     pub pool_max_idle: usize,
     /// How long an idle pooled connection is kept. Default 30 s.
     pub pool_idle_timeout: Duration,
+    /// At most this many requests in flight at once (so at most this many
+    /// connections); a request waits for a slot within its request timeout,
+    /// and fails with [`ErrorKind::Busy`](crate::ErrorKind::Busy) (not sent)
+    /// if none frees up. Blocking queries hold a slot while they wait.
+    /// Default none (no limit).
+    pub max_connections: Option<usize>,
+    /// Answers with a longer body fail with
+    /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge). Default none (no limit).
+    pub max_response_size: Option<usize>,
     /// Callback receiving an event for every request. Default none.
     pub on_request: Option<RequestHook>,
 }
@@ -133,6 +142,8 @@ impl Default for ClientConfig {
             tls: TlsConfig::default(),
             pool_max_idle: 32,
             pool_idle_timeout: Duration::from_secs(30),
+            max_connections: None,
+            max_response_size: None,
             on_request: None,
         }
     }
@@ -151,6 +162,8 @@ impl fmt::Debug for ClientConfig {
             .field("tls", &self.tls)
             .field("pool_max_idle", &self.pool_max_idle)
             .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_response_size", &self.max_response_size)
             .field("on_request", &self.on_request)
             .finish()
     }

@@ -112,6 +112,12 @@ pub enum ErrorKind {
     /// The client configuration is invalid (bad address, unreadable CA or token file).
     /// Outcome `Failed`; not retryable.
     Config,
+    /// Every slot of `max_connections` stayed taken for the request timeout: the request was
+    /// not sent. Outcome `Failed`; retryable.
+    Busy,
+    /// The answer's body is longer than `max_response_size`. Outcome `Unknown` (a write was
+    /// applied); not retryable as such.
+    TooLarge,
 }
 
 impl ErrorKind {
@@ -122,10 +128,14 @@ impl ErrorKind {
             | Self::Unavailable
             | Self::RateLimited
             | Self::InvalidInput
-            | Self::Config => Outcome::Failed,
-            Self::Timeout | Self::Transport | Self::NoLeader | Self::Server | Self::Decode => {
-                Outcome::Unknown
-            }
+            | Self::Config
+            | Self::Busy => Outcome::Failed,
+            Self::Timeout
+            | Self::Transport
+            | Self::NoLeader
+            | Self::Server
+            | Self::Decode
+            | Self::TooLarge => Outcome::Unknown,
             Self::Unauthorized
             | Self::Forbidden
             | Self::NotFound
@@ -145,6 +155,7 @@ impl ErrorKind {
                 | Self::Unavailable
                 | Self::RateLimited
                 | Self::NoLeader
+                | Self::Busy
         )
     }
 
@@ -166,6 +177,8 @@ impl ErrorKind {
             Self::Decode => "cannot decode Consul's answer",
             Self::InvalidInput => "invalid input",
             Self::Config => "invalid client configuration",
+            Self::Busy => "no connection slot became free in time",
+            Self::TooLarge => "Consul's answer exceeds max_response_size",
         }
     }
 }

@@ -65,6 +65,10 @@ pub enum TransportErrorKind {
     Timeout,
     /// The connection broke after the request may have been sent.
     Io,
+    /// The answer's body is longer than the configured limit.
+    TooLarge,
+    /// No connection slot (`max_connections`) became free in time; nothing was sent.
+    Busy,
 }
 
 /// A transport failure. Its source is kept.
@@ -93,6 +97,8 @@ impl TransportError {
             TransportErrorKind::Connect => ErrorKind::Connect,
             TransportErrorKind::Timeout => ErrorKind::Timeout,
             TransportErrorKind::Io => ErrorKind::Transport,
+            TransportErrorKind::TooLarge => ErrorKind::TooLarge,
+            TransportErrorKind::Busy => ErrorKind::Busy,
         };
         Error::new(kind).with_source(self.source)
     }
@@ -125,6 +131,7 @@ pub trait Transport: Send + Sync + fmt::Debug + 'static {
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    max_response_size: Option<usize>,
 }
 
 impl HttpTransport {
@@ -176,7 +183,10 @@ impl HttpTransport {
             builder = builder.danger_accept_invalid_certs(true);
         }
         let client = builder.build().map_err(ConfigError::Http)?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            max_response_size: config.max_response_size,
+        })
     }
 }
 
@@ -193,6 +203,7 @@ impl Transport for HttpTransport {
             builder = builder.body(body);
         }
         let timeout = request.timeout;
+        let limit = self.max_response_size;
         Box::pin(async move {
             // One timer around the whole exchange (headers and body) is cheaper than reqwest's
             // per-request timeout, which also boxes and wraps the response body.
@@ -200,7 +211,10 @@ impl Transport for HttpTransport {
                 let mut response = builder.send().await.map_err(classify)?;
                 let status = response.status();
                 let headers = std::mem::take(response.headers_mut());
-                let body = response.bytes().await.map_err(classify)?;
+                let body = match limit {
+                    None => response.bytes().await.map_err(classify)?,
+                    Some(limit) => read_limited(response, limit).await?,
+                };
                 Ok(HttpResponse {
                     status,
                     headers,
@@ -213,6 +227,31 @@ impl Transport for HttpTransport {
             }
         })
     }
+}
+
+/// Reads a body of at most `limit` bytes, refusing a longer one as soon as
+/// its length (announced or read so far) says so.
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, TransportError> {
+    let too_large = || {
+        TransportError::new(
+            TransportErrorKind::TooLarge,
+            format!("the answer is longer than {limit} bytes"),
+        )
+    };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn classify(error: reqwest::Error) -> TransportError {

@@ -21,6 +21,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod discovery;
+mod leader;
+mod presence;
+
+pub use self::discovery::DiscoveryConfig;
+pub use self::leader::SingletonConfig;
+pub use self::presence::{PresenceCheck, PresenceConfig};
 use crate::duration;
 use crate::name::{self, NameError};
 pub use crate::retry::{Retry, RetryPolicy, Strategy};
@@ -66,6 +73,18 @@ pub struct Config {
     /// Registration behaviour.
     #[serde(default)]
     pub registry: RegistryConfig,
+    /// How singletons' standbys behave: the settings of `consuela leader`
+    /// and of [`Registry::leader`](crate::Registry::leader).
+    #[serde(default)]
+    pub leader: SingletonConfig,
+    /// When present, the registry registers this member as a Consul service
+    /// before it creates its session (see [`SessionConfig::bind_presence`]).
+    #[serde(default)]
+    pub presence: Option<PresenceConfig>,
+    /// When present, the registry watches the live members of a service
+    /// ([`Registry::discovery`](crate::Registry::discovery)).
+    #[serde(default)]
+    pub discovery: Option<DiscoveryConfig>,
 }
 
 impl Config {
@@ -81,6 +100,9 @@ impl Config {
             keeper: KeeperConfig::default(),
             reaper: ReaperConfig::default(),
             registry: RegistryConfig::default(),
+            leader: SingletonConfig::default(),
+            presence: None,
+            discovery: None,
         }
     }
 
@@ -126,6 +148,8 @@ impl Config {
         c.connect_timeout = self.consul.connect_timeout;
         c.request_timeout = self.consul.request_timeout;
         c.tls.ca_file.clone_from(&self.consul.ca_file);
+        c.max_connections = self.consul.max_connections;
+        c.max_response_size = self.consul.max_response_size;
         c
     }
 
@@ -202,6 +226,37 @@ impl Config {
         if self.consul.request_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("consul.request_timeout"));
         }
+        if self.consul.max_connections == Some(0) {
+            return Err(ConfigError::ZeroLimit("consul.max_connections"));
+        }
+        if self.consul.max_response_size == Some(0) {
+            return Err(ConfigError::ZeroLimit("consul.max_response_size"));
+        }
+        self.leader
+            .retry
+            .validate()
+            .map_err(|reason| ConfigError::Retry {
+                component: "leader",
+                reason,
+            })?;
+        if self.leader.watch_wait.is_zero() {
+            return Err(ConfigError::ZeroTimeout("leader.watch_wait"));
+        }
+        if let Some(presence) = &self.presence {
+            if presence.service.is_empty() {
+                return Err(ConfigError::EmptyService("presence"));
+            }
+        } else if self.session.bind_presence {
+            return Err(ConfigError::BindWithoutPresence);
+        }
+        if let Some(discovery) = &self.discovery {
+            if discovery.service.is_empty() {
+                return Err(ConfigError::EmptyService("discovery"));
+            }
+            if discovery.wait.is_zero() {
+                return Err(ConfigError::ZeroTimeout("discovery.wait"));
+            }
+        }
         Ok(self)
     }
 }
@@ -244,6 +299,16 @@ pub struct ConsulConfig {
     /// A PEM file with the CA that signs Consul's certificate.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// At most this many requests in flight at once (so at most this many
+    /// connections). Blocking queries (the session watch, singletons'
+    /// standbys, watches) each hold one while they wait. Default: no limit.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Answers with a longer body fail (as an unknown outcome). The
+    /// original's default was 64 KiB, too small for listing many names;
+    /// default: no limit.
+    #[serde(default)]
+    pub max_response_size: Option<usize>,
 }
 
 impl std::fmt::Debug for ConsulConfig {
@@ -256,6 +321,8 @@ impl std::fmt::Debug for ConsulConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("ca_file", &self.ca_file)
+            .field("max_connections", &self.max_connections)
+            .field("max_response_size", &self.max_response_size)
             .finish()
     }
 }
@@ -270,6 +337,8 @@ impl Default for ConsulConfig {
             connect_timeout: defaults::connect_timeout(),
             request_timeout: defaults::request_timeout(),
             ca_file: None,
+            max_connections: None,
+            max_response_size: None,
         }
     }
 }
@@ -296,6 +365,11 @@ pub struct SessionConfig {
     /// presence check), so Consul invalidates it as soon as one goes critical.
     #[serde(default)]
     pub checks: Vec<String>,
+    /// Bind the session to the check of the `[presence]` the registry starts,
+    /// as the original's `session.presence`: the names go as soon as Consul
+    /// finds this member dead. Default off.
+    #[serde(default)]
+    pub bind_presence: bool,
 }
 
 impl Default for SessionConfig {
@@ -306,6 +380,7 @@ impl Default for SessionConfig {
             lock_delay: defaults::lock_delay(),
             ttl_min: defaults::ttl_min(),
             checks: Vec::new(),
+            bind_presence: false,
         }
     }
 }
@@ -485,6 +560,15 @@ pub enum ConfigError {
         /// The TTL.
         ttl: Duration,
     },
+    /// A size or count limit is zero.
+    #[error("{0} must be above zero (leave it out for no limit)")]
+    ZeroLimit(&'static str),
+    /// A `[presence]` or `[discovery]` section names no service.
+    #[error("{0}.service must not be empty")]
+    EmptyService(&'static str),
+    /// `session.bind_presence` is set without a `[presence]` section.
+    #[error("session.bind_presence needs a [presence] section")]
+    BindWithoutPresence,
     /// Both `consul.token` and `consul.token_file` are set.
     #[error("set consul.token or consul.token_file, not both")]
     TokenConflict,

@@ -2,50 +2,18 @@
 //! `/v1/health/service/<service>?passing`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use consuela_client::{Client, WatchConfig};
 use consuela_wire::HealthServiceEntry;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::duration;
+pub use crate::config::DiscoveryConfig;
 use crate::event::{Event, Pulse, Pulses};
 pub use crate::member::{Member, Members};
 use crate::presence::MEMBER_META_KEY;
-
-/// What to discover.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiscoveryConfig {
-    /// The Consul service name.
-    pub service: String,
-    /// Only instances carrying every one of these tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Longest blocking query (honoured, unlike the original's intervals).
-    /// Default 30 s.
-    #[serde(default = "default_wait", with = "duration")]
-    pub wait: Duration,
-}
-
-fn default_wait() -> Duration {
-    Duration::from_secs(30)
-}
-
-impl DiscoveryConfig {
-    /// Discover every passing instance of `service`.
-    pub fn new(service: impl Into<String>) -> Self {
-        Self {
-            service: service.into(),
-            tags: Vec::new(),
-            wait: default_wait(),
-        }
-    }
-}
 
 /// A running discovery. Dropping it stops the watch.
 #[derive(Debug)]

@@ -298,6 +298,13 @@ pub fn channel(capacity: usize) -> (Arc<ChannelPulse>, mpsc::Receiver<Event>) {
     (pulse, rx)
 }
 
+/// A registry's handlers, handed to the presence and discovery it starts.
+impl Pulse for Pulses {
+    fn handle(&self, event: &Event) {
+        self.emit(event.clone());
+    }
+}
+
 /// The handlers of one registry, each for all components or one.
 #[derive(Clone, Default)]
 pub(crate) struct Pulses {

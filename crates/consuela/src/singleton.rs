@@ -9,60 +9,21 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
 
 use consuela_client::WatchConfig;
 use futures_util::{FutureExt, StreamExt};
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 
-use crate::duration;
+pub use crate::config::SingletonConfig;
 use crate::error::{Error, ErrorKind, LostReason};
 use crate::event::Event;
 use crate::holder::{Contact, Holder};
 use crate::name::Name;
 use crate::registry::{RegisterOptions, Registry};
-use crate::retry::RetryPolicy;
 use crate::time::Timestamp;
 use crate::token::FencingToken;
-
-/// How a member behaves while it cannot lead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SingletonConfig {
-    /// Back-off between takeover attempts refused by lock-delay or by an
-    /// unreachable Consul. Default, as the original: exponential 1, 2, 4, 5,
-    /// 5 … s for about 30 s.
-    #[serde(default = "default_retry")]
-    pub retry: RetryPolicy,
-    /// Stop (instead of retrying at the policy's cap) once `retry` is exhausted.
-    #[serde(default)]
-    pub give_up: bool,
-    /// Longest blocking query while standing by. Default 30 s.
-    #[serde(default = "default_wait", with = "duration")]
-    pub watch_wait: Duration,
-}
-
-fn default_retry() -> RetryPolicy {
-    RetryPolicy::exponential(Duration::from_secs(1), 2.0, Duration::from_secs(5))
-        .max_total_timeout(Duration::from_secs(30))
-}
-
-fn default_wait() -> Duration {
-    Duration::from_secs(30)
-}
-
-impl Default for SingletonConfig {
-    fn default() -> Self {
-        Self {
-            retry: default_retry(),
-            give_up: false,
-            watch_wait: default_wait(),
-        }
-    }
-}
 
 /// What this member is doing for a singleton.
 #[derive(Debug, Clone, PartialEq)]
@@ -351,6 +312,28 @@ fn stop_reason(error: &Error) -> StopReason {
 }
 
 impl Registry {
+    /// [`singleton`](Self::singleton) with the settings of the configuration's
+    /// `[leader]` section.
+    ///
+    /// Must be called within a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidName`] for a bad name.
+    pub fn leader<F, Fut>(
+        &self,
+        name: impl AsRef<str>,
+        contact: Contact,
+        factory: F,
+    ) -> Result<SingletonHandle, Error>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let config = self.config().leader.clone();
+        self.singleton(name, contact, config, factory)
+    }
+
     /// Joins the competition for the singleton `name`: on every member that
     /// calls this, exactly one at a time runs `factory()`'s future.
     ///

@@ -16,3 +16,4 @@ mod t07_acl;
 mod t08_faults;
 mod t09_catalog_health;
 mod t10_events;
+mod t11_limits;

@@ -164,6 +164,55 @@ fn bad_configs_get_structured_errors() {
 }
 
 #[test]
+fn the_originals_sections_are_validated() {
+    let base = || Config::new("consul0", "ns");
+    let mut c = base();
+    c.consul.max_connections = Some(0);
+    assert_eq!(
+        c.validate(),
+        Err(ConfigError::ZeroLimit("consul.max_connections"))
+    );
+    let mut c = base();
+    c.consul.max_response_size = Some(0);
+    assert_eq!(
+        c.validate(),
+        Err(ConfigError::ZeroLimit("consul.max_response_size"))
+    );
+    let mut c = base();
+    c.leader.retry = RetryPolicy::linear(S);
+    assert!(matches!(
+        c.validate(),
+        Err(ConfigError::Retry {
+            component: "leader",
+            ..
+        })
+    ));
+    let mut c = base();
+    c.session.bind_presence = true;
+    assert_eq!(c.clone().validate(), Err(ConfigError::BindWithoutPresence));
+    c.presence = Some(PresenceConfig::new(""));
+    assert_eq!(
+        c.clone().validate(),
+        Err(ConfigError::EmptyService("presence"))
+    );
+    c.presence = Some(PresenceConfig::new("api"));
+    assert!(c.validate().is_ok());
+    let mut c = base();
+    c.discovery = Some(DiscoveryConfig::new(""));
+    assert_eq!(c.validate(), Err(ConfigError::EmptyService("discovery")));
+    let c = Config::from_toml(
+        "nodename = \"n\"\nnamespace = \"ns\"\n[presence]\nservice = \"api\"\n[presence.check]\nkind = \"ttl\"\n[discovery]\nservice = \"api\"\n[leader]\ngive_up = true\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.presence.map(|p| p.check),
+        Some(PresenceCheck::Ttl { ttl: 10 * S })
+    );
+    assert_eq!(c.discovery.map(|d| d.wait), Some(30 * S));
+    assert!(c.leader.give_up);
+}
+
+#[test]
 fn toml_errors_are_parse_errors() {
     for bad in [
         "nodename = 1",

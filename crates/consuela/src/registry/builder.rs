@@ -3,7 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use consuela_client::{Client, ClientConfig, RequestHook};
 use consuela_wire::{Behavior, CheckId, ServiceCheckRef, SessionRequest};
@@ -20,10 +20,12 @@ use super::state::State;
 use crate::config::Config;
 use crate::consul::Consul;
 use crate::directory::Directory;
+use crate::discovery::Discovery;
 use crate::error::{Error, LostReason, Task};
 use crate::event::{Component, Event, Pulse, Pulses, TracingPulse};
 use crate::keeper::{self, Deadline, Keeper};
 use crate::name::KeySpace;
+use crate::presence::Presence;
 use crate::read::View;
 use crate::reaper;
 
@@ -117,9 +119,35 @@ impl RegistryBuilder {
         let consul = Consul::new(Client::new(client_config)?);
         let keys = KeySpace::new(&config.namespace)?;
         let member = config.member_name();
+        let mut config = config;
 
+        // The presence goes first: the session may be bound to its check.
+        let presence = match config.presence.clone() {
+            Some(settings) => {
+                let client = consul.client().clone();
+                let presence =
+                    Presence::start_with(client, &member, settings, pulses.clone()).await?;
+                if config.session.bind_presence {
+                    presence.bind(&mut config);
+                }
+                Some(presence)
+            }
+            None => None,
+        };
         let sent = Instant::now();
-        let session = consul.create_session(&session_request(&config)).await?;
+        let session = match consul.create_session(&session_request(&config)).await {
+            Ok(session) => session,
+            Err(error) => {
+                if let Some(presence) = presence {
+                    let _ = presence.shutdown().await;
+                }
+                return Err(error);
+            }
+        };
+        let discovery = config
+            .discovery
+            .clone()
+            .map(|settings| Discovery::start(consul.client().clone(), settings, pulses.clone()));
         let local = Arc::new(Local::default());
         let mine = Mine {
             member: member.clone(),
@@ -169,6 +197,8 @@ impl RegistryBuilder {
             pulses,
             tasks: TaskTracker::new(),
             spawned: TaskTracker::new(),
+            presence: Mutex::new(presence),
+            discovery: Mutex::new(discovery),
         });
         hooks.guard(&core);
         // Each background task fail-stops the registry when it ends with a

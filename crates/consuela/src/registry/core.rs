@@ -1,7 +1,7 @@
 //! The state every handle, guard and background task of one registry shares.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -12,8 +12,10 @@ use super::state::State;
 use crate::config::Config;
 use crate::consul::Session;
 use crate::directory::Directory;
+use crate::discovery::Discovery;
 use crate::event::Pulses;
 use crate::holder::RegistrationId;
+use crate::presence::Presence;
 use crate::reaper::ReaperHandle;
 
 /// One registry: its session, its names and its background machinery.
@@ -39,6 +41,10 @@ pub(crate) struct Core {
     /// User futures: [`Registry::spawn`](crate::Registry::spawn)'s and
     /// singleton leaders'. A shutdown stops them before releasing any name.
     pub(crate) spawned: TaskTracker,
+    /// The `[presence]` the registry started, deregistered on shutdown.
+    pub(crate) presence: Mutex<Option<Presence>>,
+    /// The `[discovery]` the registry started, stopped on shutdown.
+    pub(crate) discovery: Mutex<Option<Discovery>>,
 }
 
 impl Core {
@@ -47,6 +53,28 @@ impl Core {
         RegistrationId {
             member: self.member.clone(),
             rid: self.next_rid.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Deregisters the presence and stops the discovery the registry started.
+    pub(crate) async fn stop_services(&self) {
+        let presence = self
+            .presence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(presence) = presence
+            && let Err(error) = presence.shutdown().await
+        {
+            tracing::warn!(%error, "could not deregister the presence; Consul will find it dead");
+        }
+        let discovery = self
+            .discovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(discovery) = discovery {
+            discovery.shutdown().await;
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use consuela_client::{Client, Consistency, WatchConfig};
-use consuela_wire::SessionId;
+use consuela_wire::{CheckId, SessionId};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
@@ -14,9 +14,11 @@ use super::registration::{Registration, SpawnHandle};
 use super::state::State;
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::discovery::Discovery;
 use crate::error::{Error, LostReason};
 use crate::event::Pulses;
 use crate::holder::{Contact, Holder};
+use crate::member::Members;
 use crate::name::Name;
 use crate::watch::RegistryWatch;
 
@@ -100,6 +102,27 @@ impl Registry {
     /// released but whose keys are not deleted yet.
     pub fn directory(&self) -> &Directory {
         &self.core.directory
+    }
+
+    /// The live members of the configuration's `[discovery]` service, when
+    /// it has one; the receiver sees every change.
+    pub fn discovery(&self) -> Option<watch::Receiver<Members>> {
+        self.core
+            .discovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(Discovery::members)
+    }
+
+    /// The check id of the configuration's `[presence]`, when it has one.
+    pub fn presence_check(&self) -> Option<CheckId> {
+        self.core
+            .presence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|p| p.check_id().clone())
     }
 
     /// The configuration in force.

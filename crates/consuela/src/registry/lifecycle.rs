@@ -74,6 +74,7 @@ impl Core {
             self.stop.cancel();
             self.tasks.close();
             self.tasks.wait().await;
+            self.stop_services().await;
             return Err(Error::lost(reason));
         }
         if !started {
@@ -99,11 +100,14 @@ impl Core {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
-        // 4. Destroy the session.
+        // 4. Destroy the session, then deregister the presence (its check
+        // may be bound to the session: failing it first would invalidate
+        // the session and impose the lock-delay on successors).
         match self.session.destroy().await {
             Ok(()) => self.pulses.emit(Event::SessionDestroyed),
             Err(error) => tracing::warn!(%error, "could not destroy the session; it will expire"),
         }
+        self.stop_services().await;
         self.state.send_replace(State::Shutdown);
         self.pulses.emit(Event::Shutdown);
         Ok(())

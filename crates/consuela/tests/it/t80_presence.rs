@@ -146,3 +146,62 @@ async fn members_discover_each_other_and_see_leavers() {
     staging.shutdown().await.unwrap();
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_registry_starts_the_presence_and_discovery_its_config_names() {
+    let cluster = Cluster::start_with(fast_checks).await;
+    let ns = namespace("config-sections");
+    let service = format!("consuela-sections-{}", std::process::id());
+    let mut config = cluster.config(0, &ns);
+    // A session can only bind to checks of its own node: the agent's.
+    config.nodename = cluster
+        .client()
+        .agent()
+        .self_()
+        .await
+        .unwrap()
+        .config
+        .node_name
+        .to_string();
+    config.member = Some("sections-m0".into());
+    config.presence = Some(PresenceConfig {
+        check: PresenceCheck::Ttl {
+            ttl: Duration::from_secs(10),
+        },
+        ..PresenceConfig::new(&service)
+    });
+    config.session.bind_presence = true;
+    config.discovery = Some(DiscoveryConfig::new(&service));
+    let r = Registry::start(config).await.unwrap();
+    let check = r.presence_check().expect("a presence was started");
+    let session = cluster
+        .client()
+        .session()
+        .info(r.session(), Default::default())
+        .await
+        .unwrap()
+        .value
+        .expect("the session exists");
+    assert!(
+        session.all_checks().contains(&check),
+        "the session is bound to the presence check: {session:?}"
+    );
+    let mut members = r.discovery().expect("a discovery was started");
+    let seen = wait_watch(&mut members, SOON, "discovery sees this member", |m| {
+        m.values()
+            .any(|m| m.member.as_deref() == Some("sections-m0"))
+    })
+    .await;
+    assert_eq!(seen.len(), 1);
+    r.shutdown().await.unwrap();
+    // Shutdown deregistered the service.
+    let left = cluster
+        .client()
+        .health()
+        .service(&service, None, false, Default::default())
+        .await
+        .unwrap()
+        .value;
+    assert!(left.is_empty(), "{left:?}");
+    cluster.shutdown().await;
+}
