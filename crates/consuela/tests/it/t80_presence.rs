@@ -194,14 +194,19 @@ async fn a_registry_starts_the_presence_and_discovery_its_config_names() {
     .await;
     assert_eq!(seen.len(), 1);
     r.shutdown().await.unwrap();
-    // Shutdown deregistered the service.
-    let left = cluster
-        .client()
-        .health()
-        .service(&service, None, false, Default::default())
-        .await
-        .unwrap()
-        .value;
-    assert!(left.is_empty(), "{left:?}");
+    // Shutdown deregistered the service (the catalog may lag the agent).
+    let client = cluster.client();
+    wait_for(
+        SOON,
+        "the service is deregistered",
+        || {
+            client
+                .health()
+                .service(&service, None, false, Default::default())
+        },
+        |left| left.as_ref().is_ok_and(|l| l.value.is_empty()),
+    )
+    .await
+    .unwrap();
     cluster.shutdown().await;
 }
