@@ -128,3 +128,17 @@ async fn a_missing_command_exits_127_and_releases_the_name() {
     assert_eq!(out.code, 127, "{out:?}");
     env.wait_whereis("r/missing", |code| code == 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_cannot_be_executed_exits_126_and_releases_the_name() {
+    let env = Env::start().await;
+    // A file without the execute bit.
+    let script = std::env::temp_dir().join(format!("consuela-noexec-{}", std::process::id()));
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    let out = env
+        .output(&["run", "r/noexec", "--", script.to_str().unwrap()])
+        .await;
+    let _ = std::fs::remove_file(&script);
+    assert_eq!(out.code, 126, "{out:?}");
+    env.wait_whereis("r/noexec", |code| code == 1).await;
+}

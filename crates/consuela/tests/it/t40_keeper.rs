@@ -276,3 +276,61 @@ async fn health_reports_the_session_consul_and_the_reaper() {
     proxy.shutdown().await;
     cluster.shutdown().await;
 }
+
+/// Set in the child process of the test below: the Consul URL and namespace.
+const EXIT_CHILD: &str = "CONSUELA_TEST_ON_LOST_EXIT";
+
+#[tokio::test]
+async fn on_lost_exit_ends_the_process_with_code_70() {
+    if let Ok(setup) = std::env::var(EXIT_CHILD) {
+        // The child: hold a name with on_lost = "exit" until the process ends.
+        let (url, ns) = setup.split_once(' ').expect("url and namespace");
+        let cluster = Cluster::start().await;
+        let mut config = cluster.config_via(0, ns, url);
+        config.on_lost = consuela::config::OnLost::Exit;
+        let r = Registry::start(config).await.unwrap();
+        let _held = r.register("exit", Contact::default()).await.unwrap();
+        println!("ready {}", r.session());
+        std::future::pending::<()>().await;
+    }
+    let cluster = Cluster::start().await;
+    let ns = namespace("on-lost-exit");
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "t40_keeper::on_lost_exit_ends_the_process_with_code_70",
+            "--exact",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(EXIT_CHILD, format!("{} {ns}", cluster.target.url))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+    let session = tokio::time::timeout(SOON, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(session) = line.strip_prefix("ready ") {
+                return session.to_owned();
+            }
+        }
+        panic!("the child ended before it was ready");
+    })
+    .await
+    .expect("the child gets ready");
+    // Consul drops the child's session behind its back.
+    cluster
+        .client()
+        .session()
+        .destroy(&consuela::SessionId::new(session))
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(SOON, child.wait())
+        .await
+        .expect("the child exits")
+        .unwrap();
+    assert_eq!(status.code(), Some(consuela::EXIT_CODE_SESSION_LOST));
+    cluster.shutdown().await;
+}
