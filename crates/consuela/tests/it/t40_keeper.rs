@@ -290,7 +290,9 @@ async fn on_lost_exit_ends_the_process_with_code_70() {
         config.on_lost = consuela::config::OnLost::Exit;
         let r = Registry::start(config).await.unwrap();
         let _held = r.register("exit", Contact::default()).await.unwrap();
-        println!("ready {}", r.session());
+        let mut out = std::io::stdout();
+        std::io::Write::write_all(&mut out, format!("ready {}\n", r.session()).as_bytes()).unwrap();
+        std::io::Write::flush(&mut out).unwrap();
         std::future::pending::<()>().await;
     }
     let cluster = Cluster::start().await;
