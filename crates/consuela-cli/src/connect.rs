@@ -40,6 +40,10 @@ pub(crate) struct GlobalArgs {
     /// This member's name, stored with every registration (default: HOSTNAME-PID).
     #[arg(long, value_name = "MEMBER")]
     member: Option<String>,
+    /// Datacenter sent as ?dc= (default: `consul.datacenter` in --config,
+    /// then the agent's own).
+    #[arg(long, value_name = "DC")]
+    datacenter: Option<String>,
 }
 
 impl GlobalArgs {
@@ -52,6 +56,7 @@ impl GlobalArgs {
             config: after.config.clone().or_else(|| self.config.clone()),
             node: after.node.clone().or_else(|| self.node.clone()),
             member: after.member.clone().or_else(|| self.member.clone()),
+            datacenter: after.datacenter.clone().or_else(|| self.datacenter.clone()),
         }
     }
 
@@ -115,6 +120,9 @@ impl GlobalArgs {
         if let Some(member) = &self.member {
             config.member = Some(member.clone());
         }
+        if let Some(datacenter) = &self.datacenter {
+            config.consul.datacenter = Some(datacenter.clone());
+        }
         if config.consul.url.is_none() {
             config.consul.url = Some("http://127.0.0.1:8500".to_owned());
         }
@@ -128,7 +136,6 @@ impl GlobalArgs {
         config.validate().context("invalid configuration")
     }
 
-    /// Starts a registry (one Consul session) for this command.
     /// Session-less read access to the namespace.
     pub(crate) async fn directory(&self) -> anyhow::Result<Directory> {
         let config = self.config().await?;
@@ -138,8 +145,15 @@ impl GlobalArgs {
         Directory::new(client, &config.namespace).context("invalid namespace")
     }
 
-    pub(crate) async fn registry(&self) -> anyhow::Result<Registry> {
-        let config = self.config().await?;
+    /// Starts a registry (one Consul session), with a last change to the
+    /// configuration.
+    pub(crate) async fn registry_with(
+        &self,
+        change: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Registry> {
+        let mut config = self.config().await?;
+        change(&mut config);
+        let config = config.validate().context("invalid configuration")?;
         let url = config.consul_url();
         Registry::start(config)
             .await

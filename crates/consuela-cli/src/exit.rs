@@ -9,6 +9,8 @@ pub(crate) const EXIT_TAKEN: u8 = 75;
 pub(crate) const EXIT_LOST: u8 = 76;
 /// Exit code: consuela itself failed (Consul unreachable, bad config, ...).
 pub(crate) const EXIT_ERROR: u8 = 70;
+/// Exit code: `--timeout` passed before the name could be taken.
+pub(crate) const EXIT_TIMEOUT: u8 = 77;
 /// Exit code when the command cannot be executed (as shells answer).
 pub(crate) const EXIT_CANNOT_EXEC: u8 = 126;
 /// Exit code when the command is not found (as shells answer).
@@ -25,8 +27,25 @@ macro_rules! exit_codes {
   70   consuela failed: Consul unreachable or refused, invalid configuration
   75   run: the name is held by another process (without --wait)
   76   run, leader: ownership was lost; the command was stopped
+  77   run --wait, leader: --timeout passed before the name was taken
   126  run, leader: the command could not be executed
   127  run, leader: the command was not found"
     };
 }
 pub(crate) use exit_codes;
+
+/// The exit code a shell reports for `status`: its code, or 128+N when
+/// signal N ended it.
+pub(crate) fn exit_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code & 0xff).unwrap_or(1),
+        (None, Some(signal)) => signal_exit(signal),
+        (None, None) => 1,
+    }
+}
+
+/// A shell's exit code for "killed by `signal`".
+pub(crate) fn signal_exit(signal: i32) -> u8 {
+    u8::try_from(128 + signal).unwrap_or(1)
+}

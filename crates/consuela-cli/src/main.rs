@@ -12,8 +12,12 @@ mod demo;
 mod dev;
 mod exec;
 mod exit;
+mod guard;
+mod handover;
 mod query;
 mod run;
+mod signals;
+mod tree;
 
 /// A distributed, consistent process registry over Consul.
 ///
@@ -32,6 +36,10 @@ mod run;
     )
 )]
 struct Cli {
+    /// Log what consuela does (sessions, renewals, the guardian) on stderr,
+    /// as `consul lock -verbose`; CONSUELA_LOG=<filter> gives finer control.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(flatten)]
     global: connect::GlobalArgs,
     #[command(subcommand)]
@@ -49,6 +57,8 @@ enum Command {
     Dev(dev::DevArgs),
     #[command(name = "__exec-child", hide = true)]
     ExecChild(exec::ExecChildArgs),
+    #[command(name = "__guard", hide = true)]
+    Guard(guard::GuardArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,9 +67,11 @@ fn main() -> ExitCode {
     // only arms the parent-death signal and replaces itself with the command.
     let command = match cli.command {
         Command::ExecChild(args) => return exec::exec_child(args),
+        // The guardian runs its own single-threaded runtime.
+        Command::Guard(args) => return guard::guard(args),
         command => command,
     };
-    init_tracing();
+    init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,7 +96,9 @@ fn main() -> ExitCode {
             Command::Watch(args) => query::watch(&global.with(&args.consul), args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Dev(args) => dev::run(args).await,
-            Command::ExecChild(_) => unreachable!("handled before the runtime starts"),
+            Command::ExecChild(_) | Command::Guard(_) => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     });
     // Background tasks (blocking queries) must not delay the exit.
@@ -111,9 +125,14 @@ fn one_line(error: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-fn init_tracing() {
+fn init_tracing(verbose: bool) {
+    let default = if verbose {
+        "info,consuela=debug"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONSUELA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -2,36 +2,54 @@
 
 use std::ffi::OsString;
 use std::future::Future;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use consuela::config::parse_duration;
 use consuela::registry::State;
 use consuela::singleton::Leadership;
-use consuela::{Contact, FencingToken, Holder, RegisterOptions, Registry};
-use rustix::process::{Pid, Signal, kill_process};
+use consuela::{Config, Contact, FencingToken, Holder, RegisterOptions, Registry};
+use rustix::process::{Pid, kill_process};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
 use tokio::process::Child;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::timeout;
+use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::connect::GlobalArgs;
-use crate::exit::{EXIT_LOST, EXIT_TAKEN};
+use crate::exit::{EXIT_LOST, EXIT_TAKEN, EXIT_TIMEOUT, exit_code, signal_exit};
+use crate::guard::STOP;
+use crate::handover::{HANDOVER_ENV, Handover};
+use crate::signals::Signals;
+use crate::tree;
+
+/// How long the guardian has to call back after it started.
+const GUARD_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Run a command while holding NAME; stop it the moment ownership is lost.
 ///
 /// If NAME is taken, exit at once with code 75 (or, with --wait, wait until
-/// it is free). When the command exits, NAME is released and its exit code
-/// passed through. When ownership is lost (the Consul session expired or was
-/// invalidated), the command gets SIGTERM, SIGKILL after --grace, and
-/// consuela exits with 76. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and
-/// SIGUSR2 are forwarded to the command. If consuela dies, even by SIGKILL,
-/// the command is killed with it (Linux parent-death signal).
+/// it is free, at most --timeout). When the command exits, NAME is released
+/// and its exit code passed through.
 ///
-/// The command finds CONSUELA_NAME, CONSUELA_MEMBER and
-/// CONSUELA_FENCING_TOKEN in its environment: the token strictly increases
-/// across owners of NAME, so a store that remembers the highest token it has
-/// seen can refuse a stale owner's writes.
+/// The command runs in a process group of its own under a guardian process
+/// that is a child subreaper, so its whole tree (children that fork, double
+/// fork or call setsid) stays contained: when the command exits, when
+/// ownership is lost (exit code 76), on a signal to consuela, and when
+/// consuela dies by any means, even SIGKILL, every process of the tree gets
+/// SIGTERM, then SIGKILL after --grace, and NAME is released only once all
+/// of them are gone. After a crash of consuela the guardian releases NAME
+/// itself, so a waiter takes over within about a second instead of the
+/// session's TTL plus lock-delay. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1
+/// and SIGUSR2 are forwarded to the command.
+///
+/// The command finds CONSUELA_NAME, CONSUELA_MEMBER, CONSUELA_FENCING_TOKEN
+/// and CONSUL_LOCK_HELD=true in its environment: the token strictly
+/// increases across owners of NAME, so a store that remembers the highest
+/// token it has seen can refuse a stale owner's writes.
 #[derive(Debug, clap::Args)]
 #[command(after_help = concat!(
     "Examples:\n  consuela run jobs/compactor -- ./compactor --once\n  consuela run --wait --address 10.0.0.5:7000 --meta role=primary db/primary -- ./db --port 7000\n\n",
@@ -46,6 +64,8 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     wait: bool,
     #[command(flatten)]
+    lock: LockArgs,
+    #[command(flatten)]
     child: ChildArgs,
     #[command(flatten)]
     pub(crate) consul: GlobalArgs,
@@ -55,8 +75,9 @@ pub(crate) struct RunArgs {
 ///
 /// Like `consul lock`: every member that runs `consuela leader NAME` competes
 /// for NAME; exactly one runs its command at a time, the others watch the
-/// name with blocking queries and take over when it is free. Loss of
-/// ownership, signals and exit codes are handled as by `consuela run`.
+/// name with blocking queries and take over when it is free (at most
+/// --timeout). The command's process tree, loss of ownership, signals and
+/// exit codes are handled as by `consuela run`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = concat!(
     "Examples:\n  consuela leader cron/scheduler -- ./scheduler\n  consuela leader --grace 2s --address 10.0.0.7:9000 billing/master -- ./billing --master\n\n",
@@ -67,6 +88,8 @@ pub(crate) struct LeaderArgs {
     name: String,
     #[command(flatten)]
     owner: OwnerArgs,
+    #[command(flatten)]
+    lock: LockArgs,
     #[command(flatten)]
     child: ChildArgs,
     #[command(flatten)]
@@ -99,16 +122,50 @@ impl OwnerArgs {
     }
 }
 
+/// The flags `consul lock` users look for.
+#[derive(Debug, clap::Args)]
+struct LockArgs {
+    /// The Consul session's name, as `consul lock -name` (default: the namespace).
+    #[arg(long = "name", value_name = "SESSION_NAME")]
+    session_name: Option<String>,
+    /// Give up waiting for the name after this long (exit code 77). Go
+    /// durations: 30s, 1m30s, 1h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+}
+
 #[derive(Debug, clap::Args)]
 struct ChildArgs {
-    /// How long the command has to exit after SIGTERM on loss of ownership,
-    /// before SIGKILL. Keep it below the session's lock-delay (10s by
-    /// default), so the command is gone before anyone else can own the name.
+    /// How long the command's processes have to exit after SIGTERM (on loss
+    /// of ownership, a signal, or the command's own exit for what it left
+    /// behind), before SIGKILL. Keep it below the session's lock-delay (10s
+    /// by default), so the tree is gone before anyone else can own the name.
+    /// Go durations: 500ms, 5s, 1m30s.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     grace: Duration,
+    /// Run the command through `sh -c` (its words joined by spaces), as
+    /// `consul lock -shell`.
+    #[arg(long)]
+    shell: bool,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
+}
+
+impl ChildArgs {
+    /// The command line to run.
+    fn argv(&self) -> Vec<OsString> {
+        if !self.shell {
+            return self.command.clone();
+        }
+        let line = self
+            .command
+            .iter()
+            .map(|w| w.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
+        vec!["sh".into(), "-c".into(), line.into()]
+    }
 }
 
 fn parse_meta(text: &str) -> Result<(String, String), String> {
@@ -118,30 +175,20 @@ fn parse_meta(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `500ms`, `5s`, `2m` or plain seconds.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((text, ""), |i| text.split_at(i));
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?} (try 500ms, 5s, 2m)"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("invalid duration {text:?} (try 500ms, 5s, 2m)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
-}
-
 pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.wait {
-        return lead(global, &args.name, args.owner.owner(), &args.child).await;
+        return lead(
+            global,
+            &args.name,
+            args.owner.owner(),
+            &args.lock,
+            &args.child,
+        )
+        .await;
     }
     let mut signals = Signals::new()?;
-    let registry = global.registry().await?;
+    tree::become_subreaper().context("cannot become a child subreaper")?;
+    let registry = registry(global, &args.lock).await?;
     // A crashed holder's lock-delay leaves the name free but not yet
     // acquirable: wait it out rather than report it as taken.
     let options = RegisterOptions::new().wait_out_lock_delay();
@@ -165,13 +212,15 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
             return Err(e).with_context(|| format!("cannot register {}", args.name));
         }
     };
-    let mut child = match spawn(
+    let mut guarded = match spawn(
+        &registry,
         &args.child,
         &args.name,
-        registry.member(),
         registration.fencing_token(),
-    ) {
-        Ok(child) => child,
+    )
+    .await
+    {
+        Ok(guarded) => guarded,
         Err(e) => {
             let _ = registration.unregister().await;
             let _ = registry.shutdown().await;
@@ -179,7 +228,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
         }
     };
     let outcome = supervise(
-        &mut child,
+        &mut guarded,
         registration.lost(),
         &mut signals,
         args.child.grace,
@@ -192,7 +241,25 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
 }
 
 pub(crate) async fn leader(global: &GlobalArgs, args: LeaderArgs) -> anyhow::Result<ExitCode> {
-    lead(global, &args.name, args.owner.owner(), &args.child).await
+    lead(
+        global,
+        &args.name,
+        args.owner.owner(),
+        &args.lock,
+        &args.child,
+    )
+    .await
+}
+
+/// A registry for `run` or `leader`, with the session named as asked.
+async fn registry(global: &GlobalArgs, lock: &LockArgs) -> anyhow::Result<Registry> {
+    global
+        .registry_with(|config| {
+            if let Some(name) = &lock.session_name {
+                config.session.name = Some(name.clone());
+            }
+        })
+        .await
 }
 
 /// Competes for `name` as a singleton; runs the command while leading.
@@ -200,10 +267,13 @@ async fn lead(
     global: &GlobalArgs,
     name: &str,
     owner: Contact,
+    lock: &LockArgs,
     child_args: &ChildArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut signals = Signals::new()?;
-    let registry = global.registry().await?;
+    tree::become_subreaper().context("cannot become a child subreaper")?;
+    let registry = registry(global, lock).await?;
+    let deadline = lock.timeout.map(|t| Instant::now() + t);
     // The singleton's future only signals "you lead" and then parks: it is
     // dropped when ownership is lost, which drops `alive` and wakes `gone`.
     // The command itself is spawned here, on the main thread (see main.rs).
@@ -244,6 +314,12 @@ async fn lead(
                     _ => {}
                 }
             }
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                handle.stop().await;
+                let _ = registry.shutdown().await;
+                eprintln!("consuela: timed out waiting for {name}");
+                return Ok(ExitCode::from(EXIT_TIMEOUT));
+            }
             signal = signals.recv() => {
                 handle.stop().await;
                 let _ = registry.shutdown().await;
@@ -257,8 +333,8 @@ async fn lead(
         eprintln!("consuela: lost ownership of {name} before the command started");
         return Ok(ExitCode::from(EXIT_LOST));
     };
-    let mut child = match spawn(child_args, name, registry.member(), fencing_token) {
-        Ok(child) => child,
+    let mut guarded = match spawn(&registry, child_args, name, fencing_token).await {
+        Ok(guarded) => guarded,
         Err(e) => {
             handle.stop().await;
             let _ = registry.shutdown().await;
@@ -268,7 +344,7 @@ async fn lead(
     let lost = async move {
         let _ = gone.await;
     };
-    let outcome = supervise(&mut child, lost, &mut signals, child_args.grace).await;
+    let outcome = supervise(&mut guarded, lost, &mut signals, child_args.grace).await;
     finish(&registry, name, outcome, handle.stop()).await
 }
 
@@ -325,117 +401,130 @@ pub(crate) fn describe(holder: &Holder) -> String {
     text
 }
 
-/// Starts the command through `consuela __exec-child`, which arms the
-/// parent-death signal before it executes the command.
-fn spawn(
+/// The command under its guardian, and the control socket to it.
+struct Guarded {
+    guardian: Child,
+    pid: Pid,
+    control: UnixStream,
+}
+
+/// How long the tree may take to stop after consuela died: well inside the
+/// time the dead member's session has left (at least TTL minus one renew
+/// interval after its last renew), so nothing runs when it expires.
+fn orphan_grace(config: &Config, grace: Duration) -> Duration {
+    let left = config.session.ttl.saturating_sub(config.renew_interval());
+    grace.min(left / 2)
+}
+
+/// Starts the command under `consuela __guard` (see guard.rs), which calls
+/// back on an abstract Unix socket that only this process listens on.
+async fn spawn(
+    registry: &Registry,
     args: &ChildArgs,
     name: &str,
-    member: &str,
     fencing_token: FencingToken,
-) -> anyhow::Result<Child> {
+) -> anyhow::Result<Guarded> {
+    let control = format!(
+        "consuela-guard-{}-{}",
+        std::process::id(),
+        consuela::Timestamp::now().unix_seconds()
+    );
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(control.as_bytes())
+        .context("cannot name the guardian's socket")?;
+    let listener = std::os::unix::net::UnixListener::bind_addr(&addr)
+        .context("cannot listen for the guardian")?;
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::UnixListener::from_std(listener)?;
+    let config = registry.config();
+    let handover = Handover::new(
+        config,
+        registry.key(name)?,
+        fencing_token,
+        registry.session().clone(),
+    );
     let exe = std::env::current_exe().context("cannot find the consuela executable")?;
     let mut command = tokio::process::Command::new(exe);
     command
-        .arg("__exec-child")
-        .arg("--parent")
-        .arg(std::process::id().to_string())
+        .arg("__guard")
+        .arg("--control")
+        .arg(&control)
+        .arg("--grace")
+        .arg(format!("{}ms", args.grace.as_millis()))
+        .arg("--orphan-grace")
+        .arg(format!(
+            "{}ms",
+            orphan_grace(config, args.grace).as_millis()
+        ))
         .arg("--")
-        .args(&args.command)
+        .args(args.argv())
         .env("CONSUELA_NAME", name)
-        .env("CONSUELA_MEMBER", member)
+        .env("CONSUELA_MEMBER", registry.member())
         .env("CONSUELA_FENCING_TOKEN", fencing_token.to_string())
-        .kill_on_drop(true);
-    command.spawn().context("cannot start the command")
+        .env("CONSUL_LOCK_HELD", "true")
+        .env(HANDOVER_ENV, handover.encode());
+    // Its own process group: a terminal's signals reach consuela only, which
+    // forwards them once.
+    command.as_std_mut().process_group(0);
+    let mut guardian = command.spawn().context("cannot start the command")?;
+    let pid = guardian
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw)
+        .context("the guardian has no pid")?;
+    let accepted = tokio::select! {
+        accepted = timeout(GUARD_CONNECT_TIMEOUT, listener.accept()) => accepted,
+        status = guardian.wait() => {
+            bail!("the command's guardian ended before it started: {status:?}");
+        }
+    };
+    let (control, _) = accepted
+        .context("the command's guardian did not call back")?
+        .context("cannot accept the guardian")?;
+    // Only our own guardian may drive the command.
+    let peer = control.peer_cred()?.pid();
+    if peer != Some(pid.as_raw_nonzero().get()) {
+        let _ = guardian.start_kill();
+        bail!("an unknown process answered on the guardian's socket");
+    }
+    Ok(Guarded {
+        guardian,
+        pid,
+        control,
+    })
 }
 
-/// Waits for the command to exit, forwarding signals, and stops it when
-/// `lost` fires.
+/// Waits for the command to end, forwarding signals to it through the
+/// guardian, and has the guardian stop the whole tree when `lost` fires.
+/// Whatever the guardian leaves behind (it was killed itself) is swept here.
 async fn supervise(
-    child: &mut Child,
+    guarded: &mut Guarded,
     lost: impl Future<Output = ()>,
     signals: &mut Signals,
     grace: Duration,
 ) -> anyhow::Result<Outcome> {
-    let pid = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(Pid::from_raw)
-        .context("the command has no pid")?;
     tokio::pin!(lost);
-    loop {
+    let outcome = loop {
         tokio::select! {
             biased;
             () = &mut lost => {
-                stop(child, pid, grace).await;
-                return Ok(Outcome::Lost);
+                let _ = guarded.control.write_all(STOP).await;
+                let _ = guarded.guardian.wait().await;
+                break Outcome::Lost;
             }
-            status = child.wait() => {
-                return Ok(Outcome::Exited(exit_code(status.context("cannot wait for the command")?)));
+            status = guarded.guardian.wait() => {
+                let status = status.context("cannot wait for the command")?;
+                break Outcome::Exited(exit_code(status));
             }
             signal = signals.recv() => {
-                // The command may have just exited; the next wait says so.
-                let _ = kill_process(pid, signal);
+                // The guardian may have just exited; the next wait says so.
+                let _ = kill_process(guarded.pid, signal);
             }
         }
-    }
-}
-
-/// SIGTERM, then SIGKILL after `grace`.
-async fn stop(child: &mut Child, pid: Pid, grace: Duration) {
-    let _ = kill_process(pid, Signal::TERM);
-    if timeout(grace, child.wait()).await.is_err() {
-        let _ = child.start_kill();
-        let _ = child.wait().await;
-    }
-}
-
-fn exit_code(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code & 0xff).unwrap_or(1),
-        (None, Some(signal)) => signal_exit(signal),
-        (None, None) => 1,
-    }
-}
-
-/// A shell's exit code for "killed by `signal`".
-fn signal_exit(signal: i32) -> u8 {
-    u8::try_from(128 + signal).unwrap_or(1)
-}
-
-/// The signals forwarded to the command.
-struct Signals {
-    streams: Vec<(tokio::signal::unix::Signal, Signal)>,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Self> {
-        let kinds = [
-            (SignalKind::terminate(), Signal::TERM),
-            (SignalKind::interrupt(), Signal::INT),
-            (SignalKind::hangup(), Signal::HUP),
-            (SignalKind::quit(), Signal::QUIT),
-            (SignalKind::user_defined1(), Signal::USR1),
-            (SignalKind::user_defined2(), Signal::USR2),
-        ];
-        let streams = kinds
-            .into_iter()
-            .map(|(kind, sig)| Ok((signal(kind).context("cannot handle signals")?, sig)))
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Self { streams })
-    }
-
-    /// The next signal received.
-    async fn recv(&mut self) -> Signal {
-        let waits = self.streams.iter_mut().map(|(stream, sig)| {
-            let sig = *sig;
-            Box::pin(async move {
-                stream.recv().await;
-                sig
-            })
-        });
-        futures_util::future::select_all(waits).await.0
-    }
+    };
+    // consuela is a subreaper too: if the guardian was killed, its orphans
+    // are ours now, and they go before the name does.
+    tree::terminate_all(grace).await;
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -443,13 +532,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
+    fn durations_are_go_durations_or_seconds() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn the_orphan_grace_leaves_the_dead_sessions_ttl_a_margin() {
+        let mut config = Config::new("n", "ns");
+        // TTL 20 s renewed every 10 s: at least 10 s left when consuela dies.
+        assert_eq!(
+            orphan_grace(&config, Duration::from_secs(30)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            orphan_grace(&config, Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+        config.session.ttl = Duration::from_secs(10);
+        assert_eq!(
+            orphan_grace(&config, Duration::from_secs(30)),
+            Duration::from_millis(2500)
+        );
+    }
+
+    #[test]
+    fn shell_mode_joins_the_words() {
+        let args = ChildArgs {
+            grace: Duration::from_secs(1),
+            shell: true,
+            command: vec!["echo".into(), "$HOME".into()],
+        };
+        assert_eq!(args.argv(), ["sh", "-c", "echo $HOME"]);
     }
 
     #[test]

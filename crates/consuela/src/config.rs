@@ -29,6 +29,7 @@ pub use self::discovery::DiscoveryConfig;
 pub use self::leader::SingletonConfig;
 pub use self::presence::{PresenceCheck, PresenceConfig};
 use crate::duration;
+pub use crate::duration::parse_duration;
 use crate::name::{self, NameError};
 pub use crate::retry::{Retry, RetryPolicy, Strategy};
 

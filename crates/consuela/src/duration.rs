@@ -14,12 +14,42 @@ pub(crate) enum Raw {
     Text(String),
 }
 
-/// Parses a non-negative Go duration string.
-pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    let nanos = parse_go_duration(text).map_err(|e| e.to_string())?;
+/// Parses a duration as configuration files and the command line write
+/// them: a non-negative Go duration (`250ms`, `1m30s`, `1h`) or a whole
+/// number of seconds (`5`).
+///
+/// # Errors
+///
+/// A message saying what is wrong with `text`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use consuela::config::parse_duration;
+///
+/// assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+/// assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+/// assert!(parse_duration("-1s").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("duration {text:?} is too long"));
+    }
+    let nanos = parse_go_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))?;
     u64::try_from(nanos)
         .map(Duration::from_nanos)
         .map_err(|_| format!("duration {text:?} must not be negative"))
+}
+
+/// [`parse_duration`], for the serde helpers below.
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
 }
 
 /// Formats like Go's `Duration.String`, e.g. `20s` or `1m30s`.

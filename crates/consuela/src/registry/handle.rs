@@ -125,6 +125,15 @@ impl Registry {
             .map(|p| p.check_id().clone())
     }
 
+    /// The Consul key `name` is stored under (`<namespace>/<name>`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName) for a bad name.
+    pub fn key(&self, name: impl AsRef<str>) -> Result<String, Error> {
+        Ok(self.core.directory.key(&Name::new(name)?))
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.core.config
