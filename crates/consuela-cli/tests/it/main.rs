@@ -8,3 +8,4 @@ mod t03_query;
 mod t04_errors;
 mod t05_demo;
 mod t06_dev;
+mod t07_tree;

@@ -22,6 +22,12 @@ pub(crate) struct Env {
 
 impl Env {
     pub(crate) async fn start() -> Self {
+        Self::start_with("[session]\nttl = \"1s\"\nttl_min = \"100ms\"\nlock_delay = \"200ms\"\n")
+            .await
+    }
+
+    /// A dev server and a consuela.toml with this text.
+    pub(crate) async fn start_with(config_text: &str) -> Self {
         let server = consuela_testkit::spawn_devserver_with(DevServerConfig::fast()).await;
         let dir = std::env::temp_dir().join(format!(
             "consuela-cli-it-{}-{}",
@@ -30,11 +36,7 @@ impl Env {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("consuela.toml");
-        std::fs::write(
-            &config,
-            "[session]\nttl = \"1s\"\nttl_min = \"100ms\"\nlock_delay = \"200ms\"\n",
-        )
-        .unwrap();
+        std::fs::write(&config, config_text).unwrap();
         Self {
             server,
             dir,
