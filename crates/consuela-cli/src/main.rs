@@ -17,6 +17,7 @@ mod handover;
 mod query;
 mod run;
 mod signals;
+mod status;
 mod tree;
 
 /// A distributed, consistent process registry over Consul.

@@ -24,6 +24,7 @@ use crate::exit::{EXIT_LOST, EXIT_TAKEN, EXIT_TIMEOUT, exit_code, signal_exit};
 use crate::guard::STOP;
 use crate::handover::{HANDOVER_ENV, Handover};
 use crate::signals::Signals;
+use crate::status::{self, StatusHandle};
 use crate::tree;
 
 /// How long the guardian has to call back after it started.
@@ -132,6 +133,11 @@ struct LockArgs {
     /// durations: 30s, 1m30s, 1h.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Serve GET /healthz, /status (JSON) and /metrics (Prometheus) on this
+    /// address, e.g. 127.0.0.1:9090 (port 0 picks one; the address is
+    /// printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -188,7 +194,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
     }
     let mut signals = Signals::new()?;
     tree::become_subreaper().context("cannot become a child subreaper")?;
-    let registry = registry(global, &args.lock).await?;
+    let (registry, status) = registry(global, &args.lock, &args.name).await?;
     // A crashed holder's lock-delay leaves the name free but not yet
     // acquirable: wait it out rather than report it as taken.
     let options = RegisterOptions::new().wait_out_lock_delay();
@@ -198,6 +204,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
     {
         Ok(registration) => registration,
         Err(e) if e.is_conflict() => {
+            if let Some(status) = &status {
+                status.standing_by(e.holder());
+            }
             let _ = registry.shutdown().await;
             eprintln!(
                 "consuela: {} is held by {}",
@@ -212,6 +221,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
             return Err(e).with_context(|| format!("cannot register {}", args.name));
         }
     };
+    if let Some(status) = &status {
+        status.held(registration.holder());
+    }
     let mut guarded = match spawn(
         &registry,
         &args.child,
@@ -234,6 +246,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
         args.child.grace,
     )
     .await;
+    report(status.as_ref(), &outcome);
     finish(&registry, &args.name, outcome, async move {
         let _ = registration.unregister().await;
     })
@@ -251,15 +264,43 @@ pub(crate) async fn leader(global: &GlobalArgs, args: LeaderArgs) -> anyhow::Res
     .await
 }
 
-/// A registry for `run` or `leader`, with the session named as asked.
-async fn registry(global: &GlobalArgs, lock: &LockArgs) -> anyhow::Result<Registry> {
-    global
+/// A registry for `run` or `leader`, with the session named as asked, and
+/// the `--http` status endpoint when asked for.
+async fn registry(
+    global: &GlobalArgs,
+    lock: &LockArgs,
+    name: &str,
+) -> anyhow::Result<(Registry, Option<StatusHandle>)> {
+    // Before the registry starts, so that every figure is recorded.
+    let metrics = match lock.http {
+        Some(_) => Some(status::install_recorder()?),
+        None => None,
+    };
+    let registry = global
         .registry_with(|config| {
             if let Some(name) = &lock.session_name {
                 config.session.name = Some(name.clone());
             }
         })
-        .await
+        .await?;
+    let status = match (lock.http, metrics) {
+        (Some(addr), Some(metrics)) => match status::serve(addr, &registry, name, metrics).await {
+            Ok(status) => Some(status),
+            Err(e) => {
+                let _ = registry.shutdown().await;
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
+    Ok((registry, status))
+}
+
+/// Tells the status endpoint how the command ended.
+fn report(status: Option<&StatusHandle>, outcome: &anyhow::Result<Outcome>) {
+    if let Some(status) = status {
+        status.ended(matches!(outcome, Ok(Outcome::Lost)));
+    }
 }
 
 /// Competes for `name` as a singleton; runs the command while leading.
@@ -272,7 +313,7 @@ async fn lead(
 ) -> anyhow::Result<ExitCode> {
     let mut signals = Signals::new()?;
     tree::become_subreaper().context("cannot become a child subreaper")?;
-    let registry = registry(global, lock).await?;
+    let (registry, status) = registry(global, lock, name).await?;
     let deadline = lock.timeout.map(|t| Instant::now() + t);
     // The singleton's future only signals "you lead" and then parks: it is
     // dropped when ownership is lost, which drops `alive` and wakes `gone`.
@@ -298,6 +339,9 @@ async fn lead(
             },
             changed = leadership.changed() => {
                 let state = leadership.borrow_and_update().clone();
+                if let (Some(status), Leadership::Standby { leader }) = (&status, &state) {
+                    status.standing_by(leader.as_ref());
+                }
                 match state {
                     _ if changed.is_err() => {
                         let _ = registry.shutdown().await;
@@ -327,12 +371,19 @@ async fn lead(
             }
         }
     };
-    let Leadership::Leader { fencing_token, .. } = handle.leadership() else {
+    let Leadership::Leader {
+        fencing_token,
+        since,
+    } = handle.leadership()
+    else {
         // Lost between winning and reading the token: never started.
         let _ = registry.shutdown().await;
         eprintln!("consuela: lost ownership of {name} before the command started");
         return Ok(ExitCode::from(EXIT_LOST));
     };
+    if let Some(status) = &status {
+        status.leading(fencing_token, since);
+    }
     let mut guarded = match spawn(&registry, child_args, name, fencing_token).await {
         Ok(guarded) => guarded,
         Err(e) => {
@@ -345,6 +396,7 @@ async fn lead(
         let _ = gone.await;
     };
     let outcome = supervise(&mut guarded, lost, &mut signals, child_args.grace).await;
+    report(status.as_ref(), &outcome);
     finish(&registry, name, outcome, handle.stop()).await
 }
 

@@ -116,3 +116,84 @@ async fn a_waiter_takes_over_within_seconds_after_a_sigkill_of_the_holder() {
     );
     assert_eq!(waiter.wait().await.code(), Some(0));
 }
+
+/// The base URL `--http 127.0.0.1:0` printed on stderr.
+async fn status_url(run: &mut Proc) -> String {
+    let line = run.stderr_until("status on ").await;
+    line.rsplit("status on ").next().unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_endpoint_shows_health_ownership_and_metrics() {
+    let env = Env::start().await;
+    let mut holder = env.spawn(&[
+        "run",
+        "--http",
+        "127.0.0.1:0",
+        "t/status",
+        "--",
+        "sh",
+        "-c",
+        "echo held; read x; exit 0",
+    ]);
+    let url = status_url(&mut holder).await;
+    assert_eq!(holder.line().await, "held");
+    let http = reqwest::Client::new();
+    let health = http.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let status: serde_json::Value = http
+        .get(format!("{url}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["name"], "t/status");
+    assert_eq!(status["state"], "held");
+    assert!(status["fencing_token"].as_u64().unwrap() > 0, "{status}");
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("consuela_registrations_total"),
+        "{metrics}"
+    );
+    // A standby says who holds the name.
+    let mut standby = env.spawn(&[
+        "leader",
+        "--http",
+        "127.0.0.1:0",
+        "t/status",
+        "--",
+        "sh",
+        "-c",
+        "echo led",
+    ]);
+    let standby_url = status_url(&mut standby).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status: serde_json::Value = http
+            .get(format!("{standby_url}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["state"] == "standing_by" && status["holder"]["fencing_token"].is_u64() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    holder.close_stdin();
+    assert_eq!(holder.wait().await.code(), Some(0));
+    assert_eq!(standby.line().await, "led");
+    assert_eq!(standby.wait().await.code(), Some(0));
+}
