@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use consuela::event::{Pulse, TracingPulse};
 use consuela::{Config, Directory, Registry, client::Client, client::ClientConfig, config::OnLost};
 
 /// The namespace used when neither `--namespace` nor the config file sets one.
@@ -146,16 +147,20 @@ impl GlobalArgs {
     }
 
     /// Starts a registry (one Consul session), with a last change to the
-    /// configuration.
+    /// configuration and an event handler next to the tracing one.
     pub(crate) async fn registry_with(
         &self,
         change: impl FnOnce(&mut Config),
+        pulse: impl Pulse,
     ) -> anyhow::Result<Registry> {
         let mut config = self.config().await?;
         change(&mut config);
         let config = config.validate().context("invalid configuration")?;
         let url = config.consul_url();
-        Registry::start(config)
+        Registry::builder(config)
+            .pulse(TracingPulse)
+            .pulse(pulse)
+            .start()
             .await
             .with_context(|| format!("cannot start a session with Consul at {url}"))
     }

@@ -22,6 +22,9 @@
 //!   dead member's session can expire), and only once no descendant is
 //!   alive does the guardian release the name and destroy the session (see
 //!   [`Handover::release`]), so a waiter takes over at once.
+//! - The lease (see `lease.rs`): consuela sends a new ownership deadline
+//!   after every renew; if it runs out (consuela is stopped or stuck and can
+//!   neither renew nor say `stop`), the guardian stops the tree by itself.
 //! - Signals `consuela run` forwards (TERM, INT, HUP, QUIT, USR1, USR2) go
 //!   to the command.
 
@@ -33,19 +36,24 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal, getpid, kill_process};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::Child;
-use tokio::time::timeout;
+use tokio::time::{sleep_until, timeout};
 
 use crate::exit::{EXIT_ERROR, exit_code};
 use crate::handover::{HANDOVER_ENV, Handover};
+use crate::lease;
 use crate::signals::Signals;
 use crate::tree;
 use consuela::config::parse_duration;
 
 /// The message `consuela run` sends when ownership is lost.
 pub(crate) const STOP: &[u8] = b"stop\n";
+
+/// How much earlier than the lease's end the guardian acts, for the time
+/// between consuela reading its clock and the guardian reading its own.
+const LEASE_SLACK: Duration = Duration::from_millis(50);
 
 /// Runs the command in a contained process tree.
 #[derive(Debug, clap::Args)]
@@ -59,6 +67,10 @@ pub(crate) struct GuardArgs {
     /// The grace when `consuela run` died without releasing the name.
     #[arg(long, value_parser = parse_duration)]
     orphan_grace: Duration,
+    /// When ownership ends unless a lease message extends it
+    /// (`CLOCK_MONOTONIC` nanoseconds).
+    #[arg(long)]
+    lease_until: u64,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -68,7 +80,7 @@ pub(crate) struct GuardArgs {
 enum End {
     /// The command exited with this code.
     Exited(u8),
-    /// `consuela run` asked for a stop.
+    /// `consuela run` asked for a stop, or its lease ran out.
     Stop,
     /// `consuela run` is gone.
     Orphaned,
@@ -98,7 +110,7 @@ async fn watch(args: GuardArgs, handover: Option<Handover>) -> u8 {
         eprintln!("consuela: the guardian cannot become a subreaper: {e}");
         return EXIT_ERROR;
     }
-    let mut control = match connect(&args.control) {
+    let control = match connect(&args.control) {
         Ok(control) => control,
         Err(e) => {
             eprintln!("consuela: the guardian cannot reach consuela: {e}");
@@ -126,15 +138,24 @@ async fn watch(args: GuardArgs, handover: Option<Handover>) -> u8 {
     else {
         return EXIT_ERROR;
     };
-    let mut buf = [0_u8; 16];
+    let mut control = BufReader::new(control).lines();
+    let mut lease_end = lease::instant(args.lease_until);
     let end = loop {
         tokio::select! {
             biased;
-            read = control.read(&mut buf) => match read {
-                Ok(n) if n > 0 && buf[..n].starts_with(STOP) => break End::Stop,
-                Ok(n) if n > 0 => {}
+            line = control.next_line() => match line {
+                Ok(Some(line)) if line.as_bytes() == STOP.trim_ascii_end() => break End::Stop,
+                Ok(Some(line)) => {
+                    if let Some(until) = lease::parse(&line) {
+                        lease_end = lease_end.max(lease::instant(until));
+                    }
+                }
                 _ => break End::Orphaned,
             },
+            () = sleep_until(lease_end.checked_sub(LEASE_SLACK).unwrap_or(lease_end)) => {
+                eprintln!("consuela: the guardian's lease ran out (consuela stopped renewing); stopping the command");
+                break End::Stop;
+            }
             status = child.wait() => {
                 break End::Exited(status.map_or(EXIT_ERROR, exit_code));
             }

@@ -14,6 +14,7 @@ mod exec;
 mod exit;
 mod guard;
 mod handover;
+mod lease;
 mod query;
 mod run;
 mod signals;

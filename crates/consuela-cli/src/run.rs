@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use consuela::config::parse_duration;
+use consuela::event::Event;
 use consuela::registry::State;
 use consuela::singleton::Leadership;
 use consuela::{Config, Contact, FencingToken, Holder, RegisterOptions, Registry};
@@ -16,13 +17,14 @@ use rustix::process::{Pid, kill_process};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::process::Child;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::connect::GlobalArgs;
 use crate::exit::{EXIT_LOST, EXIT_TAKEN, EXIT_TIMEOUT, exit_code, signal_exit};
 use crate::guard::STOP;
 use crate::handover::{HANDOVER_ENV, Handover};
+use crate::lease;
 use crate::signals::Signals;
 use crate::status::{self, StatusHandle};
 use crate::tree;
@@ -194,7 +196,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
     }
     let mut signals = Signals::new()?;
     tree::become_subreaper().context("cannot become a child subreaper")?;
-    let (registry, status) = registry(global, &args.lock, &args.name).await?;
+    let (registry, status, mut lease) = registry(global, &args.lock, &args.name).await?;
     // A crashed holder's lock-delay leaves the name free but not yet
     // acquirable: wait it out rather than report it as taken.
     let options = RegisterOptions::new().wait_out_lock_delay();
@@ -243,6 +245,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Ex
         &mut guarded,
         registration.lost(),
         &mut signals,
+        &mut lease,
         args.child.grace,
     )
     .await;
@@ -264,24 +267,34 @@ pub(crate) async fn leader(global: &GlobalArgs, args: LeaderArgs) -> anyhow::Res
     .await
 }
 
-/// A registry for `run` or `leader`, with the session named as asked, and
-/// the `--http` status endpoint when asked for.
+/// A registry for `run` or `leader`, with the session named as asked, the
+/// `--http` status endpoint when asked for, and the guardian's lease: the
+/// end of ownership after each renew, as `CLOCK_MONOTONIC` nanoseconds.
 async fn registry(
     global: &GlobalArgs,
     lock: &LockArgs,
     name: &str,
-) -> anyhow::Result<(Registry, Option<StatusHandle>)> {
+) -> anyhow::Result<(Registry, Option<StatusHandle>, watch::Receiver<u64>)> {
     // Before the registry starts, so that every figure is recorded.
     let metrics = match lock.http {
         Some(_) => Some(status::install_recorder()?),
         None => None,
     };
+    let (lease_tx, lease_rx) = watch::channel(0_u64);
+    let renewed = move |event: &Event| {
+        if let Event::Renewed { deadline_in, .. } = event {
+            lease_tx.send_replace(lease::until(*deadline_in));
+        }
+    };
     let registry = global
-        .registry_with(|config| {
-            if let Some(name) = &lock.session_name {
-                config.session.name = Some(name.clone());
-            }
-        })
+        .registry_with(
+            |config| {
+                if let Some(name) = &lock.session_name {
+                    config.session.name = Some(name.clone());
+                }
+            },
+            renewed,
+        )
         .await?;
     let status = match (lock.http, metrics) {
         (Some(addr), Some(metrics)) => match status::serve(addr, &registry, name, metrics).await {
@@ -293,7 +306,7 @@ async fn registry(
         },
         _ => None,
     };
-    Ok((registry, status))
+    Ok((registry, status, lease_rx))
 }
 
 /// Tells the status endpoint how the command ended.
@@ -313,7 +326,7 @@ async fn lead(
 ) -> anyhow::Result<ExitCode> {
     let mut signals = Signals::new()?;
     tree::become_subreaper().context("cannot become a child subreaper")?;
-    let (registry, status) = registry(global, lock, name).await?;
+    let (registry, status, mut lease) = registry(global, lock, name).await?;
     let deadline = lock.timeout.map(|t| Instant::now() + t);
     // The singleton's future only signals "you lead" and then parks: it is
     // dropped when ownership is lost, which drops `alive` and wakes `gone`.
@@ -395,7 +408,14 @@ async fn lead(
     let lost = async move {
         let _ = gone.await;
     };
-    let outcome = supervise(&mut guarded, lost, &mut signals, child_args.grace).await;
+    let outcome = supervise(
+        &mut guarded,
+        lost,
+        &mut signals,
+        &mut lease,
+        child_args.grace,
+    )
+    .await;
     report(status.as_ref(), &outcome);
     finish(&registry, name, outcome, handle.stop()).await
 }
@@ -460,6 +480,16 @@ struct Guarded {
     control: UnixStream,
 }
 
+/// The lease the guardian starts with: the registry renewed at most one
+/// interval ago, so its deadline is at least this far away.
+fn first_lease(config: &Config) -> Duration {
+    config
+        .session
+        .ttl
+        .saturating_sub(config.keeper.margin)
+        .saturating_sub(config.renew_interval())
+}
+
 /// How long the tree may take to stop after consuela died: well inside the
 /// time the dead member's session has left (at least TTL minus one renew
 /// interval after its last renew), so nothing runs when it expires.
@@ -507,6 +537,8 @@ async fn spawn(
             "{}ms",
             orphan_grace(config, args.grace).as_millis()
         ))
+        .arg("--lease-until")
+        .arg(lease::until(first_lease(config)).to_string())
         .arg("--")
         .args(args.argv())
         .env("CONSUELA_NAME", name)
@@ -552,6 +584,7 @@ async fn supervise(
     guarded: &mut Guarded,
     lost: impl Future<Output = ()>,
     signals: &mut Signals,
+    lease: &mut watch::Receiver<u64>,
     grace: Duration,
 ) -> anyhow::Result<Outcome> {
     tokio::pin!(lost);
@@ -570,6 +603,10 @@ async fn supervise(
             signal = signals.recv() => {
                 // The guardian may have just exited; the next wait says so.
                 let _ = kill_process(guarded.pid, signal);
+            }
+            Ok(()) = lease.changed() => {
+                let until = *lease.borrow_and_update();
+                let _ = guarded.control.write_all(lease::message(until).as_bytes()).await;
             }
         }
     };

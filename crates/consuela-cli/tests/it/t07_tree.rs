@@ -197,3 +197,24 @@ async fn the_status_endpoint_shows_health_ownership_and_metrics() {
     assert_eq!(standby.line().await, "led");
     assert_eq!(standby.wait().await.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_consuela_cannot_keep_the_tree_alive_past_its_lease() {
+    let env = Env::start().await;
+    let mut run = env.spawn(&[
+        "run",
+        "--grace",
+        "300ms",
+        "t/paused",
+        "--",
+        "sh",
+        "-c",
+        &forking("wait"),
+    ]);
+    let pids = running_tree(&mut run).await;
+    // consuela can neither renew nor tell its guardian anything now.
+    run.signal(Signal::STOP);
+    all_dead(&pids).await;
+    run.signal(Signal::CONT);
+    assert_eq!(run.wait().await.code(), Some(76));
+}
