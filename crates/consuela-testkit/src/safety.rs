@@ -18,6 +18,10 @@
 //! - [`SafetyReport`]: what a run found, and its summary.
 //! - [`measure_early_invalidation`]: the hashicorp/consul#6793 scenario, measured.
 //! - [`member`]: what a member process runs (`safety-member` binary).
+//! - [`run_runners`]: the same question for `consuela run`: runner processes
+//!   with forking commands under runner SIGKILLs, cuts and pauses, checked
+//!   for two process trees of one name alive at once ([`RunnerConfig`],
+//!   [`RunnerReport`]).
 //!
 //! The member processes are real OS processes (`src/bin/safety-member.rs`), each with its own
 //! [`consuela::Registry`] reaching Consul through its own proxy, so that SIGSTOP, SIGKILL and a
@@ -33,6 +37,7 @@ mod harness;
 pub mod history;
 pub mod member;
 mod report;
+mod runner;
 mod schedule;
 mod supervisor;
 
@@ -43,6 +48,7 @@ pub use early::{EarlyInvalidation, EarlyInvalidationReport, measure_early_invali
 pub use harness::run;
 pub use history::{Event, HistoryWriter, read_history};
 pub use report::SafetyReport;
+pub use runner::{RunnerConfig, RunnerReport, check as check_beats, run_runners};
 pub use schedule::{CutMode, Fault, Schedule, ScheduleConfig, Step};
 
 /// Errors of the harness: set-up failures, not safety violations (those are in the report).

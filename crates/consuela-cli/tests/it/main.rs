@@ -9,3 +9,4 @@ mod t04_errors;
 mod t05_demo;
 mod t06_dev;
 mod t07_tree;
+mod t08_runner_safety;

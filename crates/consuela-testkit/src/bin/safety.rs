@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p consuela-testkit --bin safety -- --members 5 --duration 600 --seed N
 //! cargo run -p consuela-testkit --bin safety -- --measure-early-invalidation --ttl-ms 20000 --lock-delay-ms 10000
+//! cargo run -p consuela-testkit --bin safety -- --runner target/release/consuela --members 4 --duration 600 --seed N
 //! ```
 //!
 //! The binary is also its own member process (`safety member ...`), so `cargo run` needs to
@@ -13,7 +14,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use consuela_testkit::safety::{
-    EarlyInvalidation, SafetyConfig, measure_early_invalidation, member, run,
+    EarlyInvalidation, RunnerConfig, SafetyConfig, measure_early_invalidation, member, run,
+    run_runners,
 };
 
 fn main() -> ExitCode {
@@ -39,11 +41,13 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "usage: safety [--members N] [--duration SECS] [--seed N] [--names K] \
 [--ttl-ms MS] [--lock-delay-ms MS] [--no-watch-session] [--unsafe-ignore-deadline] [--history PATH]
-       safety --measure-early-invalidation [--ttl-ms MS] [--lock-delay-ms MS] [--renew-fraction N]";
+       safety --measure-early-invalidation [--ttl-ms MS] [--lock-delay-ms MS] [--renew-fraction N]
+       safety --runner CONSUELA_BINARY [--members N] [--duration SECS] [--seed N] [--ttl-ms MS] [--lock-delay-ms MS]";
 
 enum Command {
     Run(SafetyConfig),
     Measure(EarlyInvalidation),
+    Runners(RunnerConfig),
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
@@ -54,6 +58,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     config.member_prefix = vec!["member".into()];
     config.duration = Duration::from_secs(60);
     let mut measure = false;
+    let mut runner: Option<std::path::PathBuf> = None;
     let mut renew_fraction = 2;
     let mut ttl_ms = None;
     let mut lock_delay_ms = None;
@@ -78,6 +83,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
             "--unsafe-ignore-deadline" => config.unsafe_ignore_deadline = true,
             "--history" => config.history = value()?.into(),
             "--measure-early-invalidation" => measure = true,
+            "--runner" => runner = Some(value()?.into()),
             "--help" | "-h" => return Err("help".into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -87,6 +93,20 @@ fn parse(args: &[String]) -> Result<Command, String> {
     }
     if let Some(ms) = lock_delay_ms {
         config.lock_delay = Duration::from_millis(ms);
+    }
+    if let Some(consuela) = runner {
+        let dir = std::env::temp_dir().join(format!("consuela-runner-{}", std::process::id()));
+        let mut runners = RunnerConfig::new(consuela, dir);
+        runners.members = config.members;
+        runners.duration = config.duration;
+        runners.seed = config.seed;
+        if let Some(ms) = ttl_ms {
+            runners.ttl = Duration::from_millis(ms);
+        }
+        if let Some(ms) = lock_delay_ms {
+            runners.lock_delay = Duration::from_millis(ms);
+        }
+        return Ok(Command::Runners(runners));
     }
     if measure {
         return Ok(Command::Measure(EarlyInvalidation {
@@ -118,6 +138,32 @@ impl Command {
                     config.unsafe_ignore_deadline
                 );
                 match run(config).await {
+                    Ok(report) => {
+                        println!("{}", report.summary());
+                        if report.is_ok() {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::FAILURE
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("safety: {e}");
+                        ExitCode::from(2)
+                    }
+                }
+            }
+            Self::Runners(config) => {
+                println!(
+                    "runner safety run: {} runners of {}, {:?}, seed {}, TTL {:?}, lock-delay {:?}, grace {:?}",
+                    config.members,
+                    config.consuela.display(),
+                    config.duration,
+                    config.seed,
+                    config.ttl,
+                    config.lock_delay,
+                    config.grace
+                );
+                match run_runners(config).await {
                     Ok(report) => {
                         println!("{}", report.summary());
                         if report.is_ok() {
