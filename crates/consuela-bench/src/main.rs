@@ -56,23 +56,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("consuela-bench: {}", one_line(&e));
+            // anyhow's alternate form: the whole chain on one line.
+            eprintln!("consuela-bench: {e:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }
-}
-
-/// The error on one line: the outermost context and the root cause, without
-/// repeating text.
-fn one_line(error: &anyhow::Error) -> String {
-    let outer = error.to_string();
-    let root = error.root_cause().to_string();
-    let line = if outer.contains(&root) {
-        outer
-    } else {
-        format!("{outer}: {root}")
-    };
-    line.replace('\n', " ")
 }
 
 /// Logs go to stderr, filtered by `CONSUELA_LOG` (default `warn`), as the

@@ -215,11 +215,13 @@ fn spawn(command: &[OsString]) -> std::io::Result<Child> {
 
 /// SIGTERM to the whole tree, SIGKILL after `grace`, everything reaped.
 async fn stop(child: &mut Child, grace: Duration) {
+    let started = tokio::time::Instant::now();
     tree::signal_all(Signal::TERM);
     if timeout(grace, child.wait()).await.is_err() {
         let _ = child.start_kill();
         let _ = child.wait().await;
     }
-    // The command is reaped; what it left behind already had its SIGTERM.
-    tree::terminate_all(Duration::ZERO).await;
+    // The command is reaped; the rest of the tree had its SIGTERM with the
+    // command's and gets what is left of the same grace.
+    tree::terminate_all(grace.saturating_sub(started.elapsed())).await;
 }

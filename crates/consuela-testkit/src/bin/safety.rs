@@ -137,20 +137,7 @@ impl Command {
                     config.watch_session,
                     config.unsafe_ignore_deadline
                 );
-                match run(config).await {
-                    Ok(report) => {
-                        println!("{}", report.summary());
-                        if report.is_ok() {
-                            ExitCode::SUCCESS
-                        } else {
-                            ExitCode::FAILURE
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("safety: {e}");
-                        ExitCode::from(2)
-                    }
-                }
+                outcome(run(config).await.map(|r| (r.is_ok(), r.summary())))
             }
             Self::Runners(config) => {
                 println!(
@@ -163,20 +150,7 @@ impl Command {
                     config.lock_delay,
                     config.grace
                 );
-                match run_runners(config).await {
-                    Ok(report) => {
-                        println!("{}", report.summary());
-                        if report.is_ok() {
-                            ExitCode::SUCCESS
-                        } else {
-                            ExitCode::FAILURE
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("safety: {e}");
-                        ExitCode::from(2)
-                    }
-                }
+                outcome(run_runners(config).await.map(|r| (r.is_ok(), r.summary())))
             }
             Self::Measure(base) => {
                 println!(
@@ -201,6 +175,25 @@ impl Command {
                 }
                 ExitCode::SUCCESS
             }
+        }
+    }
+}
+
+/// Prints a run's summary; exit 0 when it passed, 1 on a violation, 2 when
+/// the run could not be set up.
+fn outcome(result: Result<(bool, String), consuela_testkit::safety::BoxError>) -> ExitCode {
+    match result {
+        Ok((ok, summary)) => {
+            println!("{summary}");
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("safety: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -42,7 +42,7 @@ pub struct RunnerConfig {
     pub duration: Duration,
     /// Seed of the faults and the runners' choices.
     pub seed: u64,
-    /// Session TTL and lock-delay of the runners.
+    /// Session TTL of the runners.
     pub ttl: Duration,
     /// Lock-delay.
     pub lock_delay: Duration,

@@ -277,15 +277,8 @@ impl Registry {
         self.whereis_with(name, Consistency::Default).await
     }
 
-    /// [`whereis`](Self::whereis) with a chosen read consistency.
-    ///
-    /// # Errors
-    ///
-    /// As [`whereis`](Self::whereis).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
+    /// [`whereis`](Self::whereis) with a chosen read consistency; errors and
+    /// cancel safety as there.
     pub async fn whereis_with(
         &self,
         name: impl AsRef<str>,
