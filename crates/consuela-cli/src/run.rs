@@ -46,8 +46,10 @@ const GUARD_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// SIGTERM, then SIGKILL after --grace, and NAME is released only once all
 /// of them are gone. After a crash of consuela the guardian releases NAME
 /// itself, so a waiter takes over within about a second instead of the
-/// session's TTL plus lock-delay. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1
-/// and SIGUSR2 are forwarded to the command.
+/// session's TTL plus lock-delay; if consuela is stopped (SIGSTOP) or stuck,
+/// the guardian stops the tree when the ownership deadline it was last told
+/// passes. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
+/// forwarded to the command.
 ///
 /// The command finds CONSUELA_NAME, CONSUELA_MEMBER, CONSUELA_FENCING_TOKEN
 /// and CONSUL_LOCK_HELD=true in its environment: the token strictly

@@ -184,7 +184,10 @@ pub async fn run_runners(config: RunnerConfig) -> Result<RunnerReport, BoxError>
     for l in loops {
         let _ = l.await;
     }
-    // Every runner has exited: nothing may beat any more.
+    // Every runner has exited. A guardian whose runner was killed last may
+    // still be stopping its tree (within its grace): give it that, then
+    // nothing may beat any more.
+    sleep(config.grace + Duration::from_secs(1)).await;
     let beats_at_end = count_lines(&hist);
     sleep(Duration::from_millis(500)).await;
     let leftovers = count_lines(&hist).saturating_sub(beats_at_end);
