@@ -82,6 +82,9 @@ pub(crate) enum Acquired {
     LockDelay,
     /// Our session no longer exists.
     SessionGone,
+    /// Consul has no leader (an election is on): it refused before applying
+    /// anything, so the attempt can be repeated.
+    NoLeader,
     /// Consul refused for another reason (the text of `Errors[0].What`).
     Refused(String),
 }
@@ -111,7 +114,14 @@ impl Session {
     /// `PUT ?acquire`) answers with the key's new `ModifyIndex`.
     pub(crate) async fn acquire(&self, key: &str, value: Vec<u8>) -> Result<Acquired, Error> {
         let op = txn::lock(key, value, &self.id);
-        match self.consul.client.txn().execute(&[op]).await? {
+        let outcome = match self.consul.client.txn().execute(&[op]).await {
+            Ok(outcome) => outcome,
+            Err(e) if e.kind() == consuela_client::ErrorKind::NoLeader => {
+                return Ok(Acquired::NoLeader);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match outcome {
             TxnOutcome::Committed(results) => results
                 .into_iter()
                 .find_map(|r| r.kv)

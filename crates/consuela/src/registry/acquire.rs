@@ -43,6 +43,16 @@ pub(crate) fn decide(answer: Result<Acquired, Error>) -> Decision {
         Ok(Acquired::Taken) => settled(Step::Conflict),
         Ok(Acquired::LockDelay) => settled(Step::LockDelay),
         Ok(Acquired::SessionGone) => settled(Step::FailStop(LostReason::Invalidated)),
+        // Still no leader when the registration ran out of time. Consul says
+        // nothing was applied, but like every 500 it cannot prove it: the
+        // reaper checks.
+        Ok(Acquired::NoLeader) => Decision {
+            zombie: true,
+            step: Step::Fail(Error::with_source(
+                ErrorKind::Unknown,
+                Refusal("No cluster leader".into()),
+            )),
+        },
         Ok(Acquired::Refused(what)) => settled(Step::Fail(Error::with_source(
             ErrorKind::Rejected,
             Refusal(what),
@@ -109,6 +119,15 @@ mod tests {
             };
             assert_eq!(got, expected);
         }
+    }
+
+    #[test]
+    fn no_leader_after_the_last_retry_is_unknown_and_checked_by_the_reaper() {
+        let decision = decide(Ok(Acquired::NoLeader));
+        assert!(decision.zombie);
+        assert!(
+            matches!(decision.step, Step::Fail(ref e) if matches!(e.kind(), ErrorKind::Unknown))
+        );
     }
 
     #[test]

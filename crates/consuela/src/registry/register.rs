@@ -1,15 +1,18 @@
 //! The register procedure: claim the name locally, make the one Consul
-//! request, and carry out the [acquire decision](super::acquire).
+//! request (repeated while Consul has no leader), and carry out the
+//! [acquire decision](super::acquire).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
 use super::acquire::{self, Step};
 use super::core::Core;
 use super::local::{Claim, Held};
 use super::options::RegisterOptions;
 use super::registration::Registration;
+use crate::consul::Acquired;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::holder::{Contact, RegistrationId};
@@ -70,12 +73,7 @@ impl Core {
         let record = Record::new(&id, &contact, since);
         let key = self.directory.key(name);
         let started = Instant::now();
-        let answer = timeout(
-            self.config.registry.registration_timeout,
-            self.session.acquire(&key, record.encode()),
-        )
-        .await
-        .unwrap_or_else(|elapsed| Err(elapsed.into()));
+        let answer = self.acquire(&key, &record.encode(), started).await;
         let latency = started.elapsed();
         let decision = acquire::decide(answer);
         if !decision.zombie {
@@ -148,6 +146,34 @@ impl Core {
         Err(error)
     }
 }
+
+impl Core {
+    /// One acquisition within `registration_timeout` of `started`. While
+    /// Consul has no leader (an election), it tries again with a short
+    /// back-off: Consul refuses before applying anything then, and a repeat
+    /// of the same record by the same session is harmless anyway.
+    async fn acquire(&self, key: &str, value: &[u8], started: Instant) -> Result<Acquired, Error> {
+        let deadline = started + self.config.registry.registration_timeout;
+        let mut backoff = NO_LEADER_BACKOFF;
+        loop {
+            let answer = timeout_at(deadline, self.session.acquire(key, value.to_vec()))
+                .await
+                .unwrap_or_else(|elapsed| Err(elapsed.into()));
+            match answer {
+                Ok(Acquired::NoLeader) if Instant::now() + backoff < deadline => {
+                    tracing::debug!(key, ?backoff, "Consul has no leader; waiting to register");
+                    sleep(backoff).await;
+                    backoff = (backoff * 2).min(NO_LEADER_BACKOFF_MAX);
+                }
+                answer => return answer,
+            }
+        }
+    }
+}
+
+/// The first and the longest wait between attempts while Consul has no leader.
+const NO_LEADER_BACKOFF: Duration = Duration::from_millis(50);
+const NO_LEADER_BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 /// A claimed slot in the local table: freed when dropped, and, while the
 /// outcome is unknown (`id` set), handed to the reaper, including when the

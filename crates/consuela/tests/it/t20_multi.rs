@@ -95,3 +95,35 @@ async fn lock_delay_is_reported_apart_from_conflicts() {
     ));
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_registration_waits_through_a_short_leader_election() {
+    let cluster = Cluster::start().await;
+    let Some(server) = cluster.target.devserver.as_ref().map(|s| s.state().clone()) else {
+        // An election cannot be staged on a real Consul.
+        return cluster.shutdown().await;
+    };
+    let r = cluster.registry(0, &namespace("election")).await;
+    // Every request answers 500 "No cluster leader" until the election ends.
+    server.set_no_leader(None);
+    let ended = tokio::spawn({
+        let state = server.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            state.clear_no_leader();
+        }
+    });
+    let held = r
+        .register("through-election", Contact::default())
+        .await
+        .unwrap();
+    ended.await.unwrap();
+    assert_eq!(
+        r.whereis("through-election").await.unwrap().map(|h| h.id),
+        Some(held.id().clone())
+    );
+    assert_eq!(r.reaper_queue(), 0);
+    held.unregister().await.unwrap();
+    r.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}

@@ -50,8 +50,11 @@ async fn zombie_is_reaped_once_consul_is_back() {
     )
     .await
     .unwrap();
-    wait_until(SOON, "the queue drains", || async { r.reaper_queue() == 0 }).await;
-    assert!(events.count(|e| matches!(e, Event::ZombieReaped { stale: false, .. })) >= 1);
+    wait_until(SOON, "the zombie is reported reaped", || async {
+        r.reaper_queue() == 0
+            && events.count(|e| matches!(e, Event::ZombieReaped { stale: false, .. })) >= 1
+    })
+    .await;
     r.shutdown().await.unwrap();
     observer.shutdown().await.unwrap();
     proxy.shutdown().await;
@@ -177,10 +180,11 @@ async fn an_acquisition_answered_too_late_is_released() {
     })
     .await;
     assert!(r.whereis("late").await.unwrap().is_none());
-    assert_eq!(
-        events.count(|e| matches!(e, Event::ZombieReaped { id: z, .. } if *z == id)),
-        1
-    );
+    // The event follows the queue's count down.
+    wait_until(SOON, "the removal is reported", || async {
+        events.count(|e| matches!(e, Event::ZombieReaped { id: z, .. } if *z == id)) == 1
+    })
+    .await;
     assert_eq!(r.state(), State::Running);
     r.shutdown().await.unwrap();
     observer.shutdown().await.unwrap();
@@ -229,10 +233,11 @@ async fn an_acquisition_applied_after_the_reapers_read_is_released_too() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        events.count(|e| matches!(e, Event::ZombieReaped { id: z, .. } if *z == id)),
-        2
-    );
+    // The event follows the delete's answer, which the observer may beat.
+    wait_until(SOON, "the second removal is reported", || async {
+        events.count(|e| matches!(e, Event::ZombieReaped { id: z, .. } if *z == id)) == 2
+    })
+    .await;
     assert_eq!(r.state(), State::Running);
     r.shutdown().await.unwrap();
     observer.shutdown().await.unwrap();
