@@ -5,10 +5,10 @@
 //! variable (never on the command line, where `ps` shows the token), and the
 //! guardian removes it before starting the command.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use consuela::client::{Client, ClientConfig, TxnOutcome, api::txn};
+use consuela::client::{Client, TxnOutcome, api::txn};
+use consuela::config::ConsulConfig;
 use consuela::{Config, FencingToken, SessionId};
 use serde::{Deserialize, Serialize};
 
@@ -20,28 +20,17 @@ const HANDOVER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a held name lives and how to reach Consul, for releasing it after
 /// the `consuela` that holds it died.
-#[derive(Clone, Serialize, Deserialize)]
+///
+/// `Debug` never shows the token (`ConsulConfig`'s own `Debug` redacts it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Handover {
+    /// The agent's resolved URL.
     address: String,
-    token: Option<String>,
-    token_file: Option<PathBuf>,
-    datacenter: Option<String>,
-    ca_file: Option<PathBuf>,
+    /// How the dead member reached Consul: token, TLS, datacenter, limits.
+    consul: ConsulConfig,
     key: String,
     fencing_token: FencingToken,
     session: SessionId,
-}
-
-impl std::fmt::Debug for Handover {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handover")
-            .field("address", &self.address)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("key", &self.key)
-            .field("fencing_token", &self.fencing_token)
-            .field("session", &self.session)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Handover {
@@ -54,10 +43,7 @@ impl Handover {
     ) -> Self {
         Self {
             address: config.consul_url(),
-            token: config.consul.token.clone(),
-            token_file: config.consul.token_file.clone(),
-            datacenter: config.consul.datacenter.clone(),
-            ca_file: config.consul.ca_file.clone(),
+            consul: config.consul.clone(),
             key,
             fencing_token,
             session,
@@ -99,11 +85,7 @@ impl Handover {
     }
 
     fn client(&self) -> Result<Client, consuela::client::Error> {
-        let mut config = ClientConfig::new(self.address.clone());
-        config.token = self.token.clone().map(Into::into);
-        config.token_file.clone_from(&self.token_file);
-        config.datacenter.clone_from(&self.datacenter);
-        config.tls.ca_file.clone_from(&self.ca_file);
+        let mut config = self.consul.client_config(&self.address);
         config.request_timeout = HANDOVER_TIMEOUT;
         Client::new(config)
     }

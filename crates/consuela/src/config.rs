@@ -142,16 +142,7 @@ impl Config {
 
     /// The Consul client configuration of the [`ConsulConfig`] section.
     pub fn client_config(&self) -> consuela_client::ClientConfig {
-        let mut c = consuela_client::ClientConfig::new(self.consul_url());
-        c.token = self.consul.token.clone().map(Into::into);
-        c.token_file.clone_from(&self.consul.token_file);
-        c.datacenter.clone_from(&self.consul.datacenter);
-        c.connect_timeout = self.consul.connect_timeout;
-        c.request_timeout = self.consul.request_timeout;
-        c.tls.ca_file.clone_from(&self.consul.ca_file);
-        c.max_connections = self.consul.max_connections;
-        c.max_response_size = self.consul.max_response_size;
-        c
+        self.consul.client_config(&self.consul_url())
     }
 
     /// The session name: [`SessionConfig::name`], or the namespace.
@@ -325,6 +316,24 @@ impl std::fmt::Debug for ConsulConfig {
             .field("max_connections", &self.max_connections)
             .field("max_response_size", &self.max_response_size)
             .finish()
+    }
+}
+
+impl ConsulConfig {
+    /// The client configuration of this section, for the agent at `url`
+    /// (the section's own `url` is not consulted: [`Config::consul_url`]
+    /// resolves its default).
+    pub fn client_config(&self, url: &str) -> consuela_client::ClientConfig {
+        let mut c = consuela_client::ClientConfig::new(url);
+        c.token = self.token.clone().map(Into::into);
+        c.token_file.clone_from(&self.token_file);
+        c.datacenter.clone_from(&self.datacenter);
+        c.connect_timeout = self.connect_timeout;
+        c.request_timeout = self.request_timeout;
+        c.tls.ca_file.clone_from(&self.ca_file);
+        c.max_connections = self.max_connections;
+        c.max_response_size = self.max_response_size;
+        c
     }
 }
 
