@@ -139,6 +139,40 @@ fn client_for(target: &ConsulTarget) -> Client {
     Client::new(config).expect("client")
 }
 
+/// Why a singleton stopped competing, waiting at most [`SOON`] for it.
+pub(crate) async fn stop_reason(
+    handle: &consuela::singleton::SingletonHandle,
+) -> consuela::singleton::StopReason {
+    use consuela::singleton::Leadership;
+    let mut state = handle.subscribe();
+    let stopped = tokio::time::timeout(
+        SOON,
+        state.wait_for(|l| matches!(l, Leadership::Stopped(_))),
+    )
+    .await
+    .expect("the singleton stops in time")
+    .expect("state")
+    .clone();
+    match stopped {
+        Leadership::Stopped(reason) => reason,
+        other => unreachable!("waited for Stopped, got {other:?}"),
+    }
+}
+
+/// The node name of the agent a test talks to (sessions bind to checks of
+/// their own node only).
+pub(crate) async fn agent_node(cluster: &Cluster) -> String {
+    cluster
+        .client()
+        .agent()
+        .self_()
+        .await
+        .unwrap()
+        .config
+        .node_name
+        .to_string()
+}
+
 /// Records every event a registry emits.
 #[derive(Clone, Default)]
 pub(crate) struct Events(Arc<Mutex<Vec<Event>>>);

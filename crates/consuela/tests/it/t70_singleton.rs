@@ -10,7 +10,7 @@ use consuela::{Contact, Registry};
 use consuela_testkit::{Mode, wait_until};
 use tokio::time::Instant;
 
-use crate::support::{Cluster, SOON, namespace};
+use crate::support::{Cluster, SOON, namespace, stop_reason};
 
 /// One leader future's life: member, start, end.
 type Spans = Arc<Mutex<Vec<(usize, Instant, Option<Instant>)>>>;
@@ -217,16 +217,7 @@ async fn a_panicking_leader_releases_the_name_and_says_it_stopped() {
             },
         )
         .unwrap();
-    let mut state = handle.subscribe();
-    let stopped = tokio::time::timeout(
-        SOON,
-        state.wait_for(|l| matches!(l, Leadership::Stopped(_))),
-    )
-    .await
-    .expect("stops in time")
-    .expect("state")
-    .clone();
-    assert_eq!(stopped, Leadership::Stopped(StopReason::Panicked));
+    assert_eq!(stop_reason(&handle).await, StopReason::Panicked);
     assert!(!handle.is_leader());
     // The name was released while unwinding: another member takes it at once.
     wait_until(SOON, "the name is free", || async {

@@ -9,7 +9,7 @@ use consuela::{
 use consuela_devserver::DevServerConfig;
 use consuela_testkit::{wait_for, wait_watch};
 
-use crate::support::{Cluster, Events, SOON, namespace};
+use crate::support::{Cluster, Events, SOON, agent_node, namespace};
 
 fn fast_checks(mut config: DevServerConfig) -> DevServerConfig {
     config.check_interval_min = Duration::from_millis(10);
@@ -34,15 +34,7 @@ async fn a_dead_presence_check_frees_the_members_names() {
     let events = Events::default();
     let mut config = cluster.config(0, &ns);
     // A session can only bind to checks of its own node: the agent's.
-    config.nodename = cluster
-        .client()
-        .agent()
-        .self_()
-        .await
-        .unwrap()
-        .config
-        .node_name
-        .to_string();
+    config.nodename = agent_node(&cluster).await;
     // A long TTL: only the check can free the names quickly.
     config.session.ttl = Duration::from_secs(60);
     let presence = Presence::start_with(
@@ -154,15 +146,7 @@ async fn a_registry_starts_the_presence_and_discovery_its_config_names() {
     let service = format!("consuela-sections-{}", std::process::id());
     let mut config = cluster.config(0, &ns);
     // A session can only bind to checks of its own node: the agent's.
-    config.nodename = cluster
-        .client()
-        .agent()
-        .self_()
-        .await
-        .unwrap()
-        .config
-        .node_name
-        .to_string();
+    config.nodename = agent_node(&cluster).await;
     config.member = Some("sections-m0".into());
     config.presence = Some(PresenceConfig {
         check: PresenceCheck::Ttl {

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use consuela::client::{ClientConfig, Consistency};
 use consuela::config::RetryPolicy;
-use consuela::singleton::{Leadership, SingletonConfig, StopReason};
+use consuela::singleton::{SingletonConfig, StopReason};
 use consuela::{Contact, Directory, Registry};
 use consuela_testkit::{Latency, Mode, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::support::{Cluster, SOON, namespace};
+use crate::support::{Cluster, SOON, namespace, stop_reason};
 
 #[tokio::test]
 async fn a_cancelled_register_leaves_nothing_behind() {
@@ -89,16 +89,7 @@ async fn a_singleton_that_may_give_up_stops_when_its_retries_run_out() {
     let handle = r
         .singleton("never", Contact::default(), singleton, || async {})
         .unwrap();
-    let mut state = handle.subscribe();
-    let stopped = tokio::time::timeout(
-        SOON,
-        state.wait_for(|l| matches!(l, Leadership::Stopped(_))),
-    )
-    .await
-    .expect("gives up in time")
-    .expect("state")
-    .clone();
-    assert_eq!(stopped, Leadership::Stopped(StopReason::RetriesExhausted));
+    assert_eq!(stop_reason(&handle).await, StopReason::RetriesExhausted);
     proxy.set_mode(Mode::Pass);
     r.shutdown().await.unwrap();
     proxy.shutdown().await;
