@@ -368,6 +368,42 @@ fn ui(file: &str) -> Response {
 
 const UI_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Consul by HashiCorp</title></head>\n<body><p>consuela dev: a Consul-compatible development server. The web UI is not included.</p></body></html>\n";
 
+/// Whether a follower must forward this request to the leader (so answers
+/// `No cluster leader` during an election): everything but the agent's own
+/// endpoints, user events (gossip), the status endpoints and `?stale` reads.
+fn needs_leader(route: Route, query: &Query) -> bool {
+    use Route::*;
+    let local = matches!(
+        route,
+        AgentSelf
+            | AgentMembers
+            | AgentServices
+            | AgentChecks
+            | AgentServiceRegister
+            | AgentServiceDeregister
+            | AgentServiceMaintenance
+            | AgentCheckRegister
+            | AgentCheckDeregister
+            | AgentCheckPass
+            | AgentCheckWarn
+            | AgentCheckFail
+            | AgentCheckUpdate
+            | AgentMaintenance
+            | AgentReload
+            | AgentLeave
+            | AgentForceLeave
+            | AgentJoin
+            | AgentMonitor
+            | AgentMetrics
+            | AgentToken
+            | EventFire
+            | EventList
+            | StatusLeader
+            | StatusPeers
+    );
+    !local && !query.has("stale") && !query.has("max_stale")
+}
+
 /// A routed request: method checks, faults, ACL, body limits, the handler.
 async fn serve(
     state: ServerState,
@@ -400,7 +436,9 @@ async fn serve(
         return r;
     }
     let query = Query::parse(&raw_query);
-    if state.shared.faults.take_no_leader() {
+    if state.shared.faults.take_no_leader()
+        || (needs_leader(route, &query) && state.shared.faults.electing())
+    {
         return server_error("No cluster leader");
     }
     let authz = match authz::resolve(&state, route, &parts.headers, &query) {

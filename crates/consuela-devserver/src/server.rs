@@ -83,6 +83,11 @@ impl DevServer {
         self.state.set_latency(latency);
     }
 
+    /// See [`ServerState::hold_election`].
+    pub fn hold_election(&self, length: Duration) {
+        self.state.hold_election(length);
+    }
+
     /// See [`ServerState::pause_ttl`].
     pub fn pause_ttl(&self, paused: bool) {
         self.state.pause_ttl(paused);

@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     pub(crate) ttl_paused: bool,
     /// Set when `timers` changed, so the timer task re-reads its next deadline.
     pub(crate) timers_dirty: bool,
+    /// A leader election is in progress: no session TTL fires.
+    pub(crate) electing: bool,
     pub(crate) pending: watch::Pending,
 }
 
@@ -112,7 +114,7 @@ impl Inner {
     /// Fires every due timer (each as its own write) and returns the next
     /// deadline. Nothing fires while TTLs are paused.
     pub(crate) fn fire_timers(&mut self, now: Instant, cfg: &DevServerConfig) -> Option<Instant> {
-        if self.ttl_paused {
+        if self.ttl_paused || self.electing {
             return None;
         }
         while let Some((at, _)) = self.timers.first() {
@@ -246,6 +248,7 @@ impl ServerState {
             timers: BTreeSet::new(),
             ttl_paused: false,
             timers_dirty: false,
+            electing: false,
             pending: watch::Pending::default(),
         };
         inner.bootstrap_catalog(&config, &identity);
@@ -387,8 +390,60 @@ impl ServerState {
         g.timers_dirty = true;
     }
 
-    /// Clears every fault: no-leader, latency, and a TTL pause.
+    /// Holds a Raft leader election lasting `length`, as on a cluster whose
+    /// leader server died. Until it ends, every request that needs the
+    /// leader answers 500 `No cluster leader` as a follower does (agent
+    /// endpoints, `/v1/event/*` and `?stale` reads still answer;
+    /// `/v1/status/leader` answers `""`), and no session TTL fires (the
+    /// timers live on the leader). When it ends, every session's TTL timer
+    /// starts again from scratch (TTL × multiplier), as a new leader's
+    /// `initializeSessionTimers` does. A new call replaces the election in
+    /// progress.
+    pub fn hold_election(&self, length: Duration) {
+        let end = Instant::now() + length;
+        *self
+            .shared
+            .faults
+            .election
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(end);
+        {
+            let mut g = self.shared.lock();
+            g.electing = true;
+            g.timers_dirty = true;
+        }
+        let state = self.clone();
+        self.shared.tracker.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep_until(end) => state.end_election(Some(end)),
+                () = state.shared.shutdown.cancelled() => {}
+            }
+        });
+    }
+
+    /// Ends the election that was to end at `end` (any, for `None`): a new
+    /// leader restarts every session's TTL timer.
+    fn end_election(&self, end: Option<Instant>) {
+        {
+            let mut election = self
+                .shared
+                .faults
+                .election
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if election.is_none() || (end.is_some() && *election != end) {
+                return;
+            }
+            *election = None;
+        }
+        let mut g = self.shared.lock();
+        g.electing = false;
+        g.restart_session_timers(Instant::now(), &self.shared.config);
+    }
+
+    /// Clears every fault: no-leader, an election, latency, and a TTL pause.
     pub fn reset_faults(&self) {
+        self.end_election(None);
         self.clear_no_leader();
         self.set_latency(Duration::ZERO);
         self.pause_ttl(false);

@@ -61,6 +61,22 @@ pub(crate) async fn handle(
             state.set_latency(Duration::ZERO);
             json(&true)
         }
+        ("fault/election", &Method::PUT) => {
+            let length = q
+                .get("duration")
+                .and_then(|d| consuela_wire::parse_go_duration(d).ok())
+                .and_then(|ns| u64::try_from(ns).ok());
+            match length {
+                Some(ns) => {
+                    state.hold_election(Duration::from_nanos(ns));
+                    json(&true)
+                }
+                _ => text(
+                    StatusCode::BAD_REQUEST,
+                    "duration must be a Go duration such as 15s",
+                ),
+            }
+        }
         ("ttl/pause", &Method::PUT) => {
             state.pause_ttl(true);
             json(&true)
@@ -74,8 +90,8 @@ pub(crate) async fn handle(
             json(&true)
         }
         (
-            "state" | "fault/no-leader" | "fault/latency" | "ttl/pause" | "ttl/resume"
-            | "fault/reset",
+            "state" | "fault/no-leader" | "fault/election" | "fault/latency" | "ttl/pause"
+            | "ttl/resume" | "fault/reset",
             _,
         ) => not_allowed(),
         _ => super::empty(StatusCode::NOT_FOUND),

@@ -5,6 +5,9 @@ use axum::response::Response;
 use super::{Req, json};
 
 pub(crate) fn leader(req: &Req) -> Response {
+    if req.state.shared.faults.electing() {
+        return json(&"");
+    }
     json(&req.state.shared.identity.server_addr())
 }
 

@@ -725,3 +725,52 @@ proptest! {
         rt.block_on(run_random(reqs))?;
     }
 }
+
+/// A leader election: a follower refuses what needs the leader, no session
+/// expires meanwhile, and the new leader restarts every TTL timer.
+#[tokio::test(start_paused = true)]
+async fn an_election_refuses_leader_requests_and_restarts_session_timers() {
+    let config = quick_config();
+    let expiry = Duration::from_secs(1).mul_f64(config.session_ttl_multiplier);
+    let st = ServerState::new(config);
+    let sid = session(&st, r#"{"TTL":"1s","Behavior":"delete"}"#).await;
+    let alive = |st: ServerState| {
+        let info = format!("/v1/session/info/{sid}?stale");
+        async move { send(&st, "GET", &info, Body::empty()).await.json()[0]["ID"].is_string() }
+    };
+    let r = send(&st, "PUT", "/_dev/fault/election?duration=3s", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(&st, "PUT", "/v1/kv/x", "v").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "No cluster leader")
+    );
+    let r = send(&st, "GET", "/v1/kv/x", Body::empty()).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let r = send(&st, "GET", "/v1/kv/x?stale", Body::empty()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = send(&st, "GET", "/v1/agent/self", Body::empty()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        send(&st, "GET", "/v1/status/leader", Body::empty())
+            .await
+            .json(),
+        ""
+    );
+    // Far past the session's expiry: no leader, so no timer fires.
+    tokio::time::sleep(Duration::from_millis(2900)).await;
+    assert!(
+        alive(st.clone()).await,
+        "a session expired without a leader"
+    );
+    // The new leader: writes again, and the session's timer starts afresh.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = send(&st, "PUT", "/v1/kv/x", "v").await;
+    assert_eq!(r.status, StatusCode::OK);
+    tokio::time::sleep(expiry - Duration::from_millis(200)).await;
+    assert!(alive(st.clone()).await, "expired before TTL x multiplier");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!alive(st.clone()).await, "the restarted timer never fired");
+    let r = send(&st, "PUT", "/_dev/fault/election?duration=soon", "").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}

@@ -1,8 +1,11 @@
 //! Fault knobs of the `/_dev/` endpoints (`No cluster leader` answers, added
 //! latency), read on every request without taking the state lock.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Fault knobs, readable without the state lock.
 #[derive(Debug, Default)]
@@ -10,6 +13,8 @@ pub(crate) struct Faults {
     /// 0 = off, -1 = every request, n > 0 = the next n requests.
     pub(crate) no_leader: AtomicI64,
     pub(crate) latency_ms: AtomicU64,
+    /// When the election in progress ends (`/_dev/fault/election`).
+    pub(crate) election: Mutex<Option<Instant>>,
 }
 
 impl Faults {
@@ -31,6 +36,12 @@ impl Faults {
                 },
             }
         }
+    }
+
+    /// Whether the cluster is electing a leader right now.
+    pub(crate) fn electing(&self) -> bool {
+        let end = *self.election.lock().unwrap_or_else(|e| e.into_inner());
+        end.is_some_and(|end| Instant::now() < end)
     }
 
     pub(crate) fn latency(&self) -> Duration {

@@ -216,18 +216,34 @@ impl Inner {
         now: Instant,
         cfg: &DevServerConfig,
     ) -> Option<SessionEntry> {
-        let rec = self.sessions.by_id.get_mut(id)?;
+        let entry = self.sessions.by_id.get(id)?.entry.clone();
+        self.restart_session_timer(id, now, cfg);
+        Some(entry)
+    }
+
+    /// Arms a session's TTL timer for TTL × multiplier from `now`.
+    fn restart_session_timer(&mut self, id: &SessionId, now: Instant, cfg: &DevServerConfig) {
+        let Some(rec) = self.sessions.by_id.get_mut(id) else {
+            return;
+        };
         let old = rec.deadline;
         let new = rec.ttl.map(|t| now + t.mul_f64(cfg.session_ttl_multiplier));
         rec.deadline = new;
-        let entry = rec.entry.clone();
         if let Some(at) = old {
             self.remove_timer(at, TimerKey::Session(id.clone()));
         }
         if let Some(at) = new {
             self.add_timer(at, TimerKey::Session(id.clone()));
         }
-        Some(entry)
+    }
+
+    /// What a new Raft leader does when it takes over: every TTL session's
+    /// timer starts again from `now`.
+    pub(crate) fn restart_session_timers(&mut self, now: Instant, cfg: &DevServerConfig) {
+        let ids: Vec<SessionId> = self.sessions.by_id.keys().cloned().collect();
+        for id in &ids {
+            self.restart_session_timer(id, now, cfg);
+        }
     }
 
     /// Destroys a session and applies its Behavior to the keys it holds, all
