@@ -399,7 +399,10 @@ async fn lead(
     if let Some(status) = &status {
         status.leading(fencing_token, since);
     }
-    let mut guarded = match spawn(&registry, child_args, name, fencing_token).await {
+    // The singleton leads on the newest session: a standby whose own
+    // session was lost (say in a Consul election) went on with a new one.
+    let current = registry.latest();
+    let mut guarded = match spawn(&current, child_args, name, fencing_token).await {
         Ok(guarded) => guarded,
         Err(e) => {
             handle.stop().await;
@@ -419,7 +422,7 @@ async fn lead(
     )
     .await;
     report(status.as_ref(), &outcome);
-    finish(&registry, name, outcome, handle.stop()).await
+    finish(&current, name, outcome, handle.stop()).await
 }
 
 /// What ended the command.
@@ -636,16 +639,22 @@ mod tests {
     #[test]
     fn the_orphan_grace_leaves_the_dead_sessions_ttl_a_margin() {
         let mut config = Config::new("n", "ns");
-        // TTL 20 s renewed every 10 s: at least 10 s left when consuela dies.
+        // TTL 20 s renewed every 2 s: at least 18 s left when consuela dies.
         assert_eq!(
             orphan_grace(&config, Duration::from_secs(30)),
-            Duration::from_secs(5)
+            Duration::from_secs(9)
         );
         assert_eq!(
             orphan_grace(&config, Duration::from_secs(1)),
             Duration::from_secs(1)
         );
         config.session.ttl = Duration::from_secs(10);
+        assert_eq!(
+            orphan_grace(&config, Duration::from_secs(30)),
+            Duration::from_millis(4500)
+        );
+        // The original's schedule: TTL 10 s renewed every 5 s.
+        config.keeper.interval = consuela::config::Interval::Ratio(1, 2);
         assert_eq!(
             orphan_grace(&config, Duration::from_secs(30)),
             Duration::from_millis(2500)

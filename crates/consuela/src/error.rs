@@ -41,6 +41,19 @@ pub enum Task {
     RequestHook,
 }
 
+impl LostReason {
+    /// Whether a member may go on with a new session after this loss
+    /// ([`Registry::successor`](crate::Registry::successor)): yes when
+    /// Consul expired or invalidated the session or stayed unreachable; no
+    /// when every handle was dropped or something panicked.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            Self::Expired | Self::Invalidated | Self::ReaperExhausted
+        )
+    }
+}
+
 impl fmt::Display for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -202,6 +202,34 @@ pub enum Event {
     },
     /// The registry shut down cleanly.
     Shutdown,
+    /// Consul has no leader (an election): a registration waits for one,
+    /// retrying until `registry.registration_timeout` runs out. Consul
+    /// refuses before applying anything then, so a retry is safe.
+    AwaitingLeader {
+        /// The name being registered.
+        name: Name,
+        /// How long until the registration gives up.
+        gives_up_in: Duration,
+    },
+    /// A registry that lost its session was replaced by a new one
+    /// ([`Registry::successor`](crate::Registry::successor)); emitted by the
+    /// new one.
+    Replaced {
+        /// The lost session.
+        previous: consuela_wire::SessionId,
+        /// The new session.
+        session: consuela_wire::SessionId,
+    },
+    /// A singleton standby lost its session and could not start a new one
+    /// yet; it tries again.
+    RecoveryDeferred {
+        /// The singleton's name.
+        name: Name,
+        /// Why the new session could not start.
+        error: Error,
+        /// When the next attempt comes.
+        retry_in: Duration,
+    },
 }
 
 impl Event {
@@ -217,6 +245,7 @@ impl Event {
             Self::LeaderStarted { .. }
             | Self::LeaderStopped { .. }
             | Self::TakeoverDeferred { .. }
+            | Self::RecoveryDeferred { .. }
             | Self::SingletonStopped { .. } => Component::Singleton,
             Self::PresenceStarted { .. }
             | Self::PresenceChecked { .. }
@@ -248,6 +277,19 @@ impl Pulse for TracingPulse {
     fn handle(&self, event: &Event) {
         match event {
             Event::Lost { reason } => tracing::error!(%reason, "registry lost its session"),
+            Event::AwaitingLeader { name, gives_up_in } => {
+                tracing::warn!(%name, ?gives_up_in, "Consul has no leader; waiting");
+            }
+            Event::Replaced { previous, session } => {
+                tracing::warn!(%previous, %session, "started a new session after losing the previous one");
+            }
+            Event::RecoveryDeferred {
+                name,
+                error,
+                retry_in,
+            } => {
+                tracing::warn!(%name, %error, ?retry_in, "standby lost its session; cannot start a new one yet")
+            }
             Event::RenewFailed { error, deadline_in } => {
                 tracing::warn!(%error, ?deadline_in, "session renew failed");
             }

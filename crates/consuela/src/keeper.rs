@@ -21,6 +21,9 @@ use crate::reaper::ReaperHandle;
 
 /// The longest pause between retries of a failed renew.
 const RETRY_CAP: Duration = Duration::from_secs(1);
+/// The shortest: a quick answer (500 `No cluster leader`) must not turn the
+/// keeper into a busy loop.
+const RETRY_FLOOR: Duration = Duration::from_millis(100);
 
 /// The keeper's clock arithmetic; no I/O.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +57,11 @@ impl Deadline {
         (sent + self.interval()).min(self.at)
     }
 
-    /// A renew failed at `now`: when to try again (never after the deadline).
+    /// A renew failed at `now`: when to try again (never after the
+    /// deadline). Four times per interval (at most a second apart), so that
+    /// the first renew after Consul comes back is sent soon after.
     pub(crate) fn failed(&self, now: Instant) -> Instant {
-        (now + self.interval().min(RETRY_CAP)).min(self.at)
+        (now + (self.interval() / 4).clamp(RETRY_FLOOR, RETRY_CAP)).min(self.at)
     }
 
     pub(crate) fn interval(&self) -> Duration {
@@ -113,10 +118,7 @@ impl Keeper {
                 // 404: Consul already invalidated the session.
                 Ok(None) => return Some(LostReason::Invalidated),
                 Err(e) => {
-                    next = self
-                        .deadline
-                        .failed(now)
-                        .max(now + Duration::from_millis(100));
+                    next = self.deadline.failed(now);
                     self.pulses.emit(Event::RenewFailed {
                         error: e,
                         deadline_in: self.deadline.at.saturating_duration_since(now),
@@ -200,7 +202,55 @@ mod tests {
             Duration::ZERO,
             Interval::Fixed(Duration::from_millis(200)),
         );
-        assert_eq!(fast.failed(t0), t0 + Duration::from_millis(200));
+        assert_eq!(fast.failed(t0), t0 + Duration::from_millis(100));
+    }
+
+    /// Issue: a Consul leader election of 15 s (measured on Consul 1.0.8 at
+    /// default Raft timing) starts at any phase of the renew cycle. With the
+    /// default interval the session has at least TTL − TTL/10 left whenever
+    /// it starts; with the original's TTL/2 as little as TTL/2.
+    #[test]
+    fn the_default_schedule_leaves_nine_tenths_of_the_ttl_at_any_phase() {
+        let t0 = Instant::now();
+        let ttl = 20 * S;
+        let worst = |interval| {
+            let mut d = Deadline::new(t0, ttl, Duration::ZERO, interval);
+            let mut sent = t0;
+            let mut least = ttl;
+            // Ten renew cycles; the outage starts at every 100 ms of each.
+            for _ in 0..10 {
+                let next = d.renewed(sent, Some(ttl));
+                let mut outage = sent;
+                while outage < next {
+                    least = least.min(d.at - outage);
+                    outage += Duration::from_millis(100);
+                }
+                // The renew due at `next` is the first the outage swallows.
+                least = least.min(d.at - next);
+                sent = next;
+            }
+            least
+        };
+        assert_eq!(worst(Interval::default()), 18 * S);
+        assert!(worst(Interval::default()) > 15 * S);
+        assert_eq!(worst(Interval::Ratio(1, 2)), 10 * S);
+    }
+
+    #[test]
+    fn the_default_schedule_renews_every_tenth_of_the_ttl() {
+        let t0 = Instant::now();
+        let mut d = Deadline::new(t0, 20 * S, Duration::ZERO, Interval::default());
+        assert_eq!(d.interval(), 2 * S);
+        assert_eq!(d.renewed(t0, Some(20 * S)), t0 + 2 * S);
+        // A renew that took 1.5 s: the next is due 2 s after it was sent.
+        assert_eq!(d.renewed(t0 + 2 * S, Some(20 * S)), t0 + 4 * S);
+        assert_eq!(d.at, t0 + 22 * S);
+        // While Consul does not answer, retries every 500 ms up to the deadline.
+        assert_eq!(d.failed(t0 + 5 * S), t0 + 5 * S + 5 * S / 10);
+        assert_eq!(
+            d.failed(t0 + 21_500 * Duration::from_millis(1)),
+            t0 + 22 * S
+        );
     }
 
     #[test]

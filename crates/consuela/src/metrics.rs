@@ -43,6 +43,9 @@ fn record(event: &Event) {
         }
         Event::ReapFailed { .. } => metrics::counter!("consuela_reap_failures_total").increment(1),
         Event::Lost { .. } => metrics::counter!("consuela_lost_total").increment(1),
+        Event::Replaced { .. } => {
+            metrics::counter!("consuela_sessions_replaced_total").increment(1)
+        }
         _ => {}
     }
 }

@@ -6,9 +6,19 @@
 //! polling), and try to take over the moment it is free. When the leader's
 //! future ends its name is released and the member stands by again; when its
 //! ownership is lost the future is dropped first.
+//!
+//! A member whose session is lost (say Consul had no leader for longer than
+//! the keeper's margin) does not give up: a leader's future is dropped, as
+//! at any loss, and the member stands by again on the registry's
+//! [`successor`](crate::Registry::successor), a new session, retrying with
+//! the singleton's backoff while Consul cannot create one
+//! ([`Event::RecoveryDeferred`]). It stops competing only when stopped, when
+//! the registry shuts down, or when the loss is final
+//! ([`LostReason::is_recoverable`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use consuela_client::WatchConfig;
 use futures_util::{FutureExt, StreamExt};
@@ -22,6 +32,7 @@ use crate::event::Event;
 use crate::holder::{Contact, Holder};
 use crate::name::Name;
 use crate::registry::{RegisterOptions, Registry};
+use crate::retry::Retry;
 use crate::time::Timestamp;
 use crate::token::FencingToken;
 
@@ -53,7 +64,8 @@ pub enum Leadership {
 pub enum StopReason {
     /// [`SingletonHandle::stop`] was called.
     Requested,
-    /// The registry lost its session.
+    /// The registry lost its session for good: every handle was dropped, or
+    /// something panicked (losses Consul causes are recovered from).
     Lost(LostReason),
     /// The registry shut down.
     Shutdown,
@@ -170,6 +182,8 @@ impl Run {
         F: FnMut() -> Fut,
         Fut: Future<Output = ()>,
     {
+        // Replaced by its successor when it loses its session.
+        let mut registry = self.registry.clone();
         let mut retry = self.config.retry.start();
         let mut failing_since: Option<Instant> = None;
         // When the standby last saw the name become free, to aim its first
@@ -182,19 +196,22 @@ impl Run {
             let attempt = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return StopReason::Requested,
-                attempt = self.registry.register_with(&self.name, self.contact.clone(), options) => attempt,
+                attempt = registry.register_with(&self.name, self.contact.clone(), options) => attempt,
             };
             match attempt {
                 Ok(registration) => {
                     retry.reset();
                     failing_since = None;
                     options = RegisterOptions::new().wait_out_lock_delay();
+                    // A shutdown waits for the future to be dropped before it
+                    // releases the name.
+                    let running = registry.user_tasks().token();
                     let fencing_token = registration.fencing_token();
                     self.state.send_replace(Leadership::Leader {
                         since: Timestamp::now(),
                         fencing_token,
                     });
-                    self.registry.pulses().emit(Event::LeaderStarted {
+                    registry.pulses().emit(Event::LeaderStarted {
                         name: self.name.clone(),
                         fencing_token,
                     });
@@ -206,13 +223,20 @@ impl Run {
                         () = future => Some(true),
                     };
                     // The future is dropped here, before the name is released.
-                    self.registry.pulses().emit(Event::LeaderStopped {
+                    drop(running);
+                    registry.pulses().emit(Event::LeaderStopped {
                         name: self.name.clone(),
                     });
                     match ended {
                         None => {
                             drop(registration);
-                            return stop_reason(&self.registry.stopped_error());
+                            // The leader stopped at the loss; the member
+                            // stands by again with a new session.
+                            self.state
+                                .send_replace(Leadership::Standby { leader: None });
+                            if let Err(reason) = self.recover(&mut registry).await {
+                                return reason;
+                            }
                         }
                         Some(finished) => {
                             let _ = registration.unregister().await;
@@ -234,26 +258,22 @@ impl Run {
                     failing_since = None;
                     let leader = e.holder().cloned();
                     self.state.send_replace(Leadership::Standby { leader });
-                    match self.await_free().await {
+                    match self.await_free(&registry).await {
                         Some(at) => options = options.freed_at(at),
                         None => return StopReason::Requested,
                     }
                 }
-                Err(e) if e.is_fatal() => return stop_reason(&e),
+                Err(e) if e.is_fatal() => {
+                    if let Err(reason) = self.recover(&mut registry).await {
+                        return reason;
+                    }
+                }
                 Err(_) => {
                     // Lock-delay or Consul trouble: back off.
-                    let now = Instant::now();
-                    let since = *failing_since.get_or_insert(now);
-                    let wait = match retry.next_wait(now - since) {
-                        Some(wait) => wait,
-                        None if self.config.give_up => return StopReason::RetriesExhausted,
-                        None => self
-                            .config
-                            .retry
-                            .max_delay
-                            .unwrap_or(self.config.retry.delay),
+                    let Some(wait) = self.backoff(&mut retry, &mut failing_since) else {
+                        return StopReason::RetriesExhausted;
                     };
-                    self.registry.pulses().emit(Event::TakeoverDeferred {
+                    registry.pulses().emit(Event::TakeoverDeferred {
                         name: self.name.clone(),
                         retry_in: wait,
                     });
@@ -266,17 +286,71 @@ impl Run {
         }
     }
 
+    /// The pause before the next attempt, or `None` when the retry policy
+    /// ran out and the singleton is to give up.
+    fn backoff(&self, retry: &mut Retry, failing_since: &mut Option<Instant>) -> Option<Duration> {
+        let now = Instant::now();
+        let since = *failing_since.get_or_insert(now);
+        match retry.next_wait(now - since) {
+            Some(wait) => Some(wait),
+            None if self.config.give_up => None,
+            None => Some(
+                self.config
+                    .retry
+                    .max_delay
+                    .unwrap_or(self.config.retry.delay),
+            ),
+        }
+    }
+
+    /// The registry lost its session or shut down: go on with its successor
+    /// (a new session), trying again with backoff while Consul cannot create
+    /// one. `Err` when the loss is final (a shutdown, a dropped registry, a
+    /// panic) or the singleton was stopped.
+    async fn recover(&self, registry: &mut Registry) -> Result<(), StopReason> {
+        let mut retry = self.config.retry.start();
+        let mut failing_since = None;
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Err(StopReason::Requested),
+                next = registry.successor() => next,
+            };
+            match next {
+                Ok(next) => {
+                    *registry = next;
+                    return Ok(());
+                }
+                Err(e) if e.is_fatal() => return Err(stop_reason(&e)),
+                Err(error) => {
+                    let Some(wait) = self.backoff(&mut retry, &mut failing_since) else {
+                        return Err(StopReason::RetriesExhausted);
+                    };
+                    registry.pulses().emit(Event::RecoveryDeferred {
+                        name: self.name.clone(),
+                        error,
+                        retry_in: wait,
+                    });
+                    tokio::select! {
+                        () = self.stop.cancelled() => return Err(StopReason::Requested),
+                        () = sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
     /// Blocks (with blocking queries) until the name has no owner. Returns
     /// when it saw it free, or `None` when stopped.
-    async fn await_free(&self) -> Option<Instant> {
-        let directory = self.registry.directory();
+    async fn await_free(&self, registry: &Registry) -> Option<Instant> {
+        let directory = registry.directory();
         let config = WatchConfig::default().wait(self.config.watch_wait);
         let mut answers = directory.watch_key(&self.name, config);
         loop {
             let answer = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return None,
-                () = self.registry.lost() => return Some(Instant::now()),
+                () = registry.lost() => return Some(Instant::now()),
                 answer = answers.next() => answer?,
             };
             let Ok(answer) = answer else { continue };

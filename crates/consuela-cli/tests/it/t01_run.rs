@@ -62,6 +62,52 @@ async fn taken_name_exits_75_and_wait_acquires_after_the_holder_exits() {
     assert_eq!(waiter.wait().await.code(), Some(0));
 }
 
+/// A waiter whose own session is lost (as in a Consul election longer than
+/// its margin) starts a new one and goes on waiting; only a holder stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_goes_on_after_losing_its_own_session() {
+    let env = Env::start().await;
+    let mut holder = env.spawn(&[
+        "run",
+        "r/wait-lost",
+        "--",
+        "sh",
+        "-c",
+        "echo held; read x; exit 0",
+    ]);
+    assert_eq!(holder.line().await, "held");
+    let held = env.session_of("r/wait-lost").await.expect("held");
+    let mut waiter = env.spawn(&[
+        "run",
+        "--wait",
+        "r/wait-lost",
+        "--",
+        "sh",
+        "-c",
+        "echo \"got $CONSUELA_FENCING_TOKEN\"",
+    ]);
+    waiter.stderr_until("standing by").await;
+    let client =
+        consuela_client::Client::new(consuela_client::ClientConfig::new(env.server.url())).unwrap();
+    let sessions = client
+        .session()
+        .list(consuela_client::QueryOptions::default())
+        .await
+        .unwrap()
+        .value;
+    let waiting: Vec<_> = sessions.iter().filter(|s| s.id != held).collect();
+    assert_eq!(waiting.len(), 1, "{sessions:?}");
+    assert!(env.server.invalidate_session(&waiting[0].id));
+    waiter
+        .stderr_until("started a new session after losing the previous one")
+        .await;
+    holder.close_stdin();
+    assert_eq!(holder.wait().await.code(), Some(0));
+    let got = waiter.line().await;
+    assert!(got.starts_with("got "), "{got}");
+    assert_eq!(waiter.wait().await.code(), Some(0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_session_kills_a_child_that_ignores_sigterm_and_exits_76() {
     let env = Env::start().await;

@@ -5,13 +5,14 @@ use super::*;
 const S: Duration = Duration::from_secs(1);
 
 #[test]
-fn defaults_match_the_original() {
+fn defaults_match_the_original_but_renew_ten_times_per_ttl() {
     let c = Config::new("consul0", "default").validate().unwrap();
     assert_eq!(c.consul_url(), "http://consul0:8500");
     assert_eq!(c.session_name(), "default");
     assert_eq!(c.session.ttl, 20 * S);
     assert_eq!(c.session.lock_delay, 10 * S);
-    assert_eq!(c.renew_interval(), 10 * S);
+    // The one departure: the original renews every TTL/2 (see Interval::default).
+    assert_eq!(c.renew_interval(), 2 * S);
     assert_eq!(c.registry.registration_timeout, 2 * S);
     assert_eq!(
         c.reaper.retry,

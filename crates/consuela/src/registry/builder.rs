@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::core::Core;
-use super::handle::Registry;
+use super::handle::{Registry, Respawn};
 use super::lifecycle::supervise;
 use super::local::{Local, Mine};
 use super::state::State;
@@ -30,6 +30,7 @@ use crate::read::View;
 use crate::reaper;
 
 /// Builds a [`Registry`] with event handlers.
+#[derive(Clone)]
 pub struct RegistryBuilder {
     config: Config,
     pulses: Pulses,
@@ -100,6 +101,14 @@ impl RegistryBuilder {
     /// Not cancel safe: if cancelled after Consul created the session, the
     /// session is left to expire on its own.
     pub async fn start(self) -> Result<Registry, Error> {
+        self.start_from(1).await
+    }
+
+    /// [`start`](Self::start), numbering registrations from `first_rid` (a
+    /// successor goes on from where the registry it replaces stopped, so
+    /// that registration ids stay unique within the member).
+    async fn start_from(self, first_rid: u64) -> Result<Registry, Error> {
+        let respawn = respawn(self.clone());
         let config = self.config.validate()?;
         let mut pulses = self.pulses;
         if pulses.is_empty() {
@@ -188,7 +197,7 @@ impl RegistryBuilder {
             directory,
             member,
             config,
-            next_rid: AtomicU64::new(1),
+            next_rid: AtomicU64::new(first_rid),
             local,
             lost: CancellationToken::new(),
             stop,
@@ -227,8 +236,13 @@ impl RegistryBuilder {
         }
         core.tasks
             .spawn(supervise(Task::Keeper, keeper.run(), lost(&core)));
-        Ok(Registry::from_core(core))
+        Ok(Registry::from_core(core, respawn))
     }
+}
+
+/// Starts a registry again from the builder that started the first one.
+fn respawn(builder: RegistryBuilder) -> Respawn {
+    Arc::new(move |first_rid| Box::pin(builder.clone().start_from(first_rid)))
 }
 
 impl Registry {

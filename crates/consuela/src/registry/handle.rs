@@ -1,11 +1,14 @@
 //! [`Registry`]: the handle users hold; every method is a thin call into the
 //! shared core or the read model.
 
+use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use consuela_client::{Client, Consistency, WatchConfig};
 use consuela_wire::{CheckId, SessionId};
-use tokio::sync::watch;
+use futures_util::future::BoxFuture;
+use tokio::sync::{OnceCell, watch};
 use tokio_util::task::TaskTracker;
 
 use super::core::Core;
@@ -16,7 +19,7 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::error::{Error, LostReason};
-use crate::event::Pulses;
+use crate::event::{Event, Pulses};
 use crate::holder::{Contact, Holder};
 use crate::member::Members;
 use crate::name::Name;
@@ -32,6 +35,27 @@ pub struct Registry {
     /// `None` in the internal handles of background components, so that they
     /// do not keep the registry alive.
     _alive: Option<Arc<Alive>>,
+    /// How to start this registry again, and the one that replaced it.
+    lineage: Arc<Lineage>,
+}
+
+/// Starts a registry with the settings and handlers of the one it replaces.
+/// Its argument is the first registration number the new one may use.
+pub(crate) type Respawn =
+    Arc<dyn Fn(u64) -> BoxFuture<'static, Result<Registry, Error>> + Send + Sync>;
+
+/// What [`Registry::successor`] needs, shared by every handle of one registry.
+struct Lineage {
+    respawn: Respawn,
+    next: OnceCell<Registry>,
+}
+
+impl fmt::Debug for Lineage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lineage")
+            .field("next", &self.next.get().map(Registry::session))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Fail-stops the registry when the last [`Registry`] handle goes.
@@ -45,11 +69,16 @@ impl Drop for Alive {
 }
 
 impl Registry {
-    /// The user handle of a freshly started core.
-    pub(crate) fn from_core(core: Arc<Core>) -> Self {
+    /// The user handle of a freshly started core; `respawn` starts its
+    /// successor.
+    pub(crate) fn from_core(core: Arc<Core>, respawn: Respawn) -> Self {
         Self {
             _alive: Some(Arc::new(Alive(core.clone()))),
             core,
+            lineage: Arc::new(Lineage {
+                respawn,
+                next: OnceCell::new(),
+            }),
         }
     }
 
@@ -59,6 +88,7 @@ impl Registry {
         Self {
             core: self.core.clone(),
             _alive: None,
+            lineage: self.lineage.clone(),
         }
     }
 
@@ -347,6 +377,72 @@ impl Registry {
     ///
     /// Not cancel safe: a cancelled shutdown leaves the registry shutting down.
     pub async fn shutdown(&self) -> Result<(), Error> {
-        self.core.shutdown().await
+        let result = self.core.shutdown().await;
+        if let Some(next) = self.lineage.next.get() {
+            // Boxed: a successor may have a successor of its own.
+            return Box::pin(next.shutdown()).await;
+        }
+        result
+    }
+
+    /// The registry to use now: this one while it runs; after it lost its
+    /// session, the one that goes on in its place, started on the first
+    /// call with this one's configuration, client settings and event
+    /// handlers (a new session holding no name; the presence, if any, is
+    /// registered again). Every caller gets the same successor; shutting
+    /// this registry down shuts it down too. Names held before the loss stay
+    /// lost: their guards answer as before.
+    ///
+    /// Standbys use it to go on waiting after their session expired during
+    /// a Consul outage (a leader election longer than the TTL's margin);
+    /// only a holder must stop at a loss.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::SessionLost`](crate::ErrorKind::SessionLost) when the
+    /// loss is not one to recover from ([`LostReason::is_recoverable`]),
+    /// [`ErrorKind::Shutdown`](crate::ErrorKind::Shutdown) after a shutdown,
+    /// and the outcome kinds when Consul cannot create the new session yet
+    /// (call again later).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a cancelled call leaves no successor, and the next call
+    /// starts one. As with [`RegistryBuilder::start`](crate::registry::RegistryBuilder::start),
+    /// a session Consul created for a cancelled call is left to expire.
+    pub async fn successor(&self) -> Result<Registry, Error> {
+        match self.state() {
+            State::Running => return Ok(self.clone()),
+            State::Lost(reason) if reason.is_recoverable() => {}
+            _ => return Err(self.stopped_error()),
+        }
+        let next = self
+            .lineage
+            .next
+            .get_or_try_init(|| async {
+                // The lost registry's presence goes first: the successor
+                // registers the same service.
+                let _ = self.core.shutdown().await;
+                let first_rid = self.core.next_rid.load(Ordering::Relaxed);
+                let next = (self.lineage.respawn)(first_rid).await?;
+                next.pulses().emit(Event::Replaced {
+                    previous: self.session().clone(),
+                    session: next.session().clone(),
+                });
+                Ok::<_, Error>(next)
+            })
+            .await?;
+        // Boxed: the successor may have lost its session too.
+        Box::pin(next.successor()).await
+    }
+
+    /// The newest registry of this one's line: this one, or the last
+    /// [`successor`](Self::successor) started after it. Starts nothing.
+    pub fn latest(&self) -> Registry {
+        let mut latest = self.clone();
+        while let Some(next) = latest.lineage.next.get() {
+            latest = next.clone();
+        }
+        latest
     }
 }

@@ -73,7 +73,7 @@ impl Core {
         let record = Record::new(&id, &contact, since);
         let key = self.directory.key(name);
         let started = Instant::now();
-        let answer = self.acquire(&key, &record.encode(), started).await;
+        let answer = self.acquire(name, &key, &record.encode(), started).await;
         let latency = started.elapsed();
         let decision = acquire::decide(answer);
         if !decision.zombie {
@@ -152,7 +152,13 @@ impl Core {
     /// Consul has no leader (an election), it tries again with a short
     /// back-off: Consul refuses before applying anything then, and a repeat
     /// of the same record by the same session is harmless anyway.
-    async fn acquire(&self, key: &str, value: &[u8], started: Instant) -> Result<Acquired, Error> {
+    async fn acquire(
+        &self,
+        name: &Name,
+        key: &str,
+        value: &[u8],
+        started: Instant,
+    ) -> Result<Acquired, Error> {
         let deadline = started + self.config.registry.registration_timeout;
         let mut backoff = NO_LEADER_BACKOFF;
         loop {
@@ -161,7 +167,12 @@ impl Core {
                 .unwrap_or_else(|elapsed| Err(elapsed.into()));
             match answer {
                 Ok(Acquired::NoLeader) if Instant::now() + backoff < deadline => {
-                    tracing::debug!(key, ?backoff, "Consul has no leader; waiting to register");
+                    if backoff == NO_LEADER_BACKOFF {
+                        self.pulses.emit(Event::AwaitingLeader {
+                            name: name.clone(),
+                            gives_up_in: deadline.saturating_duration_since(Instant::now()),
+                        });
+                    }
                     sleep(backoff).await;
                     backoff = (backoff * 2).min(NO_LEADER_BACKOFF_MAX);
                 }
