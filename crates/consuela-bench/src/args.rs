@@ -63,6 +63,10 @@ pub(super) struct BenchArgs {
     /// Also run the bare-HTTP-client equivalent (register, whereis-remote).
     #[arg(long)]
     pub(super) baseline: bool,
+    /// Registrations per transaction (`registry.max_batch`); 1 turns
+    /// batching off.
+    #[arg(long, default_value_t = 64)]
+    pub(super) max_batch: usize,
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
     pub(super) json: bool,

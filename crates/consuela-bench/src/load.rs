@@ -95,6 +95,16 @@ where
     })
 }
 
+/// CPU time this process (every thread, user and system) has used so far:
+/// what getrusage(RUSAGE_SELF) reports, in nanoseconds.
+pub(super) fn cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
 /// Resident memory of this process (VmRSS), in KiB; 0 where unknown.
 pub(super) fn rss_kib() -> u64 {
     rss_kib_of("self")

@@ -44,6 +44,18 @@ impl Report {
         self
     }
 
+    /// Records the process CPU time the run used, as `cpu_us_per_op`.
+    pub(super) fn with_cpu(self, cpu: std::time::Duration) -> Self {
+        let per_op = cpu.as_secs_f64() * 1e6 / (self.ops.max(1) as f64);
+        self.with("cpu_us_per_op", (per_op * 100.0).round() / 100.0)
+    }
+
+    /// The CPU time per operation recorded by [`with_cpu`](Self::with_cpu).
+    pub(super) fn cpu_per_op(&self) -> Option<std::time::Duration> {
+        let us = self.extra.get("cpu_us_per_op")?.as_f64()?;
+        Some(std::time::Duration::from_secs_f64(us / 1e6))
+    }
+
     pub(super) fn ops_per_sec(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 {

@@ -113,6 +113,7 @@ pub(super) async fn start_registry(
     let mut config = Config::new(ctx.args.nodename.clone(), ctx.args.namespace.clone());
     config.consul.url = Some(ctx.url.clone());
     config.member = Some(member.to_owned());
+    config.registry.max_batch = ctx.args.max_batch;
     let mut client = ClientConfig::new(ctx.url.clone());
     client.pool_max_idle = pool;
     if let Some(requests) = requests {
@@ -175,6 +176,7 @@ pub(super) async fn registry_pairs(
     tag: &str,
 ) -> anyhow::Result<Report> {
     let (registry, tag) = (registry.clone(), tag.to_owned());
+    let cpu = load::cpu_time();
     let run = load::drive(budget, move |i| {
         let registry = registry.clone();
         let name = format!("r/{tag}/{i}");
@@ -185,7 +187,7 @@ pub(super) async fn registry_pairs(
         }
     })
     .await?;
-    let mut r = report("register", "registry", &run);
+    let mut r = report("register", "registry", &run).with_cpu(load::cpu_time() - cpu);
     r.concurrency = budget.concurrency;
     Ok(r)
 }
@@ -198,6 +200,7 @@ pub(super) async fn baseline_pairs(
     tag: &str,
 ) -> anyhow::Result<Report> {
     let (bare, prefix) = (bare.clone(), ctx.key(&format!("b/{tag}")));
+    let cpu = load::cpu_time();
     let run = load::drive(budget, move |i| {
         let bare = bare.clone();
         let key = format!("{prefix}/{i}");
@@ -207,7 +210,7 @@ pub(super) async fn baseline_pairs(
         }
     })
     .await?;
-    let mut r = report("register", "baseline", &run);
+    let mut r = report("register", "baseline", &run).with_cpu(load::cpu_time() - cpu);
     r.concurrency = budget.concurrency;
     Ok(r)
 }
@@ -229,6 +232,10 @@ pub(super) async fn register_vs_baseline(
     if let Some(base) = base {
         let ratio = reg.ops_per_sec() / base.ops_per_sec().max(f64::MIN_POSITIVE);
         reg = reg.with("vs_baseline", (ratio * 1000.0).round() / 1000.0);
+        if let (Some(ours), Some(theirs)) = (reg.cpu_per_op(), base.cpu_per_op()) {
+            let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
+            reg = reg.with("cpu_vs_baseline", (ratio * 1000.0).round() / 1000.0);
+        }
         reports.push(base);
     }
     reports.push(reg);

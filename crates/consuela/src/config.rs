@@ -218,6 +218,9 @@ impl Config {
         if self.consul.request_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("consul.request_timeout"));
         }
+        if self.registry.max_batch == 0 {
+            return Err(ConfigError::ZeroLimit("registry.max_batch"));
+        }
         if self.consul.max_connections == Some(0) {
             return Err(ConfigError::ZeroLimit("consul.max_connections"));
         }
@@ -522,12 +525,19 @@ pub struct RegistryConfig {
     /// with an unknown outcome (and hands the name to the reaper). Default 2 s.
     #[serde(default = "defaults::registration_timeout", with = "duration")]
     pub registration_timeout: Duration,
+    /// The most registrations and unregistrations one `/v1/txn` carries.
+    /// While a transaction is in flight, new ones queue and go out together
+    /// in the next (one alone goes out at once). Consul accepts up to 64
+    /// operations per transaction; 1 sends each on its own. Default 64.
+    #[serde(default = "defaults::max_batch")]
+    pub max_batch: usize,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
         Self {
             registration_timeout: defaults::registration_timeout(),
+            max_batch: defaults::max_batch(),
         }
     }
 }
@@ -636,6 +646,10 @@ mod defaults {
     }
     pub(super) fn registration_timeout() -> Duration {
         Duration::from_secs(2)
+    }
+    /// Consul's `maxTxnOps`.
+    pub(super) fn max_batch() -> usize {
+        64
     }
 }
 

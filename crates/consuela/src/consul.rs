@@ -8,12 +8,11 @@
 use std::time::Duration;
 
 use consuela_client::api::txn;
-use consuela_client::{
-    Client, Consistency, DeleteOptions, QueryOptions, TxnFailure, TxnOutcome, Watch, WatchConfig,
-};
+use consuela_client::{Client, Consistency, QueryOptions, TxnFailure, Watch, WatchConfig};
 use consuela_wire::{KvEntry, SessionEntry, SessionId, SessionRequest, parse_go_duration};
 
-use crate::error::{Error, ErrorKind};
+use crate::batch::{Answer, Batcher, Limits, OpKind};
+use crate::error::{Error, ErrorKind, Refusal};
 use crate::token::FencingToken;
 
 /// Session-less KV reads.
@@ -61,12 +60,17 @@ impl Consul {
         self.client.kv().watch_prefix(prefix, config)
     }
 
-    /// Creates a session.
-    pub(crate) async fn create_session(&self, request: &SessionRequest) -> Result<Session, Error> {
+    /// Creates a session whose writes are batched within `limits`.
+    pub(crate) async fn create_session(
+        &self,
+        request: &SessionRequest,
+        limits: Limits,
+    ) -> Result<Session, Error> {
         let id = self.client.session().create(request).await?;
         Ok(Session {
             consul: self.clone(),
             id,
+            batch: Batcher::new(self.client.clone(), limits),
         })
     }
 }
@@ -94,6 +98,8 @@ pub(crate) enum Acquired {
 pub(crate) struct Session {
     consul: Consul,
     id: SessionId,
+    /// Locks and deletes go out in shared transactions.
+    batch: Batcher,
 }
 
 impl Session {
@@ -110,47 +116,43 @@ impl Session {
         entry.session.as_ref() == Some(&self.id)
     }
 
-    /// Acquires `key` with one `/v1/txn` `lock` op, which (unlike
-    /// `PUT ?acquire`) answers with the key's new `ModifyIndex`.
+    /// Acquires `key` with a `/v1/txn` `lock` op (in a transaction shared
+    /// with other writes in flight), which (unlike `PUT ?acquire`) answers
+    /// with the key's new `ModifyIndex`.
     pub(crate) async fn acquire(&self, key: &str, value: Vec<u8>) -> Result<Acquired, Error> {
+        let bytes = key.len() + value.len();
         let op = txn::lock(key, value, &self.id);
-        let outcome = match self.consul.client.txn().execute(&[op]).await {
-            Ok(outcome) => outcome,
-            Err(e) if e.kind() == consuela_client::ErrorKind::NoLeader => {
-                return Ok(Acquired::NoLeader);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match outcome {
-            TxnOutcome::Committed(results) => results
-                .into_iter()
-                .find_map(|r| r.kv)
-                .map(|kv| Acquired::Held(kv.modify_index.into()))
-                .ok_or_else(|| Error::new(ErrorKind::Rejected)),
-            TxnOutcome::RolledBack(errors) => {
-                let what = errors
-                    .into_iter()
-                    .next()
-                    .map(|e| e.what)
-                    .unwrap_or_default();
-                Ok(match TxnFailure::classify(&what) {
-                    TxnFailure::LockHeld => Acquired::Taken,
-                    TxnFailure::LockDelay => Acquired::LockDelay,
-                    TxnFailure::InvalidSession => Acquired::SessionGone,
-                    _ => Acquired::Refused(what),
-                })
-            }
-        }
+        Ok(match self.batch.submit(op, OpKind::Lock, bytes).await? {
+            Answer::Applied(Some(index)) => Acquired::Held(index.into()),
+            Answer::Applied(None) | Answer::Stale => return Err(Error::new(ErrorKind::Rejected)),
+            Answer::NoLeader => Acquired::NoLeader,
+            Answer::Failed(what) => match TxnFailure::classify(&what) {
+                TxnFailure::LockHeld => Acquired::Taken,
+                TxnFailure::LockDelay => Acquired::LockDelay,
+                TxnFailure::InvalidSession => Acquired::SessionGone,
+                _ => Acquired::Refused(what),
+            },
+        })
     }
 
-    /// Deletes `key` if its `ModifyIndex` is still `token`: `false` means
-    /// someone (even we) re-acquired it since.
+    /// Deletes `key` if its `ModifyIndex` is still `token` (a `delete-cas`
+    /// op, batched like acquisitions): `false` means someone (even we)
+    /// re-acquired it since. A missing key counts as deleted, as Consul's
+    /// `DELETE ?cas` answers.
     pub(crate) async fn delete_if(&self, key: &str, token: FencingToken) -> Result<bool, Error> {
-        let opts = DeleteOptions {
-            cas: Some(token.into()),
-            ..DeleteOptions::default()
+        let index = token.into();
+        let op = txn::delete_cas(key, index);
+        let kind = OpKind::DeleteCas {
+            key: key.to_owned(),
+            index,
         };
-        Ok(self.consul.client.kv().delete(key, opts).await?)
+        match self.batch.submit(op, kind, key.len()).await? {
+            Answer::Applied(_) => Ok(true),
+            Answer::Stale => Ok(false),
+            // Refused before anything was applied.
+            Answer::NoLeader => Err(Error::new(ErrorKind::Unavailable)),
+            Answer::Failed(what) => Err(Error::with_source(ErrorKind::Rejected, Refusal(what))),
+        }
     }
 
     /// Renews the session. `Ok(None)`: Consul no longer has it. Otherwise the

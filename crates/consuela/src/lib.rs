@@ -75,6 +75,7 @@ pub mod metrics;
 mod retry;
 
 // Consul and the read model.
+mod batch;
 mod consul;
 pub mod directory;
 mod read;

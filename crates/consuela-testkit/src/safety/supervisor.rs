@@ -153,7 +153,8 @@ impl Supervisor {
             lock_delay: config.lock_delay,
             hold: config.hold,
             workers: config.workers,
-            renew_fraction: 4,
+            // The registry's default schedule (renew every TTL/10).
+            renew_fraction: 10,
             watch_session: config.watch_session,
             unsafe_ignore_deadline: config.unsafe_ignore_deadline,
         };

@@ -17,6 +17,7 @@ use super::handle::{Registry, Respawn};
 use super::lifecycle::supervise;
 use super::local::{Local, Mine};
 use super::state::State;
+use crate::batch::Limits;
 use crate::config::Config;
 use crate::consul::Consul;
 use crate::directory::Directory;
@@ -144,7 +145,11 @@ impl RegistryBuilder {
             None => None,
         };
         let sent = Instant::now();
-        let session = match consul.create_session(&session_request(&config)).await {
+        let limits = Limits::new(config.registry.max_batch);
+        let session = match consul
+            .create_session(&session_request(&config), limits)
+            .await
+        {
             Ok(session) => session,
             Err(error) => {
                 if let Some(presence) = presence {

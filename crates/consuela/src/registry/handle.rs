@@ -242,6 +242,34 @@ impl Registry {
         self.core.register(&name, contact).await
     }
 
+    /// Registers many names at once (at start-up, say): the registrations
+    /// share transactions of up to `registry.max_batch` names, with two
+    /// transactions' worth in flight at a time so that none waits in the
+    /// queue long enough to time out. Answers in the order given, one per
+    /// name, exactly as [`register`](Self::register) would.
+    ///
+    /// # Errors
+    ///
+    /// Each answer as [`register`](Self::register)'s.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`register`](Self::register): names in flight go to the reaper;
+    /// names not yet sent are not registered.
+    pub async fn register_many<N: AsRef<str>>(
+        &self,
+        names: impl IntoIterator<Item = (N, Contact)>,
+    ) -> Vec<Result<Registration, Error>> {
+        use futures_util::StreamExt;
+
+        let in_flight = self.core.config.registry.max_batch.saturating_mul(2);
+        futures_util::stream::iter(names)
+            .map(|(name, contact)| async move { self.register(name, contact).await })
+            .buffered(in_flight)
+            .collect()
+            .await
+    }
+
     /// [`register`](Self::register) with options: for instance waiting out
     /// the lock-delay a crashed holder left behind.
     ///

@@ -5,6 +5,7 @@ mod support;
 
 mod t10_basic;
 mod t20_multi;
+mod t25_batching;
 mod t30_reaper;
 mod t40_keeper;
 mod t50_spawn;
