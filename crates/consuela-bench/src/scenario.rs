@@ -110,10 +110,21 @@ pub(super) async fn start_registry(
     requests: Option<Arc<Requests>>,
     pool: usize,
 ) -> anyhow::Result<Registry> {
+    start_registry_batching(ctx, member, requests, pool, ctx.args.max_batch).await
+}
+
+/// [`start_registry`] with `registry.max_batch` set to `max_batch`.
+pub(super) async fn start_registry_batching(
+    ctx: &Ctx<'_>,
+    member: &str,
+    requests: Option<Arc<Requests>>,
+    pool: usize,
+    max_batch: usize,
+) -> anyhow::Result<Registry> {
     let mut config = Config::new(ctx.args.nodename.clone(), ctx.args.namespace.clone());
     config.consul.url = Some(ctx.url.clone());
     config.member = Some(member.to_owned());
-    config.registry.max_batch = ctx.args.max_batch;
+    config.registry.max_batch = max_batch;
     let mut client = ClientConfig::new(ctx.url.clone());
     client.pool_max_idle = pool;
     if let Some(requests) = requests {
@@ -169,11 +180,12 @@ fn report(scenario: &'static str, implementation: &'static str, run: &Run) -> Re
     r
 }
 
-/// Register + unregister pairs through the registry.
+/// Register + unregister pairs through the registry, reported as `implementation`.
 pub(super) async fn registry_pairs(
     registry: &Registry,
     budget: Budget,
     tag: &str,
+    implementation: &'static str,
 ) -> anyhow::Result<Report> {
     let (registry, tag) = (registry.clone(), tag.to_owned());
     let cpu = load::cpu_time();
@@ -187,7 +199,7 @@ pub(super) async fn registry_pairs(
         }
     })
     .await?;
-    let mut r = report("register", "registry", &run).with_cpu(load::cpu_time() - cpu);
+    let mut r = report("register", implementation, &run).with_cpu(load::cpu_time() - cpu);
     r.concurrency = budget.concurrency;
     Ok(r)
 }
@@ -215,10 +227,12 @@ pub(super) async fn baseline_pairs(
     Ok(r)
 }
 
-/// Runs baseline and registry pairs back to back; adds the ratio.
+/// Runs baseline and registry pairs back to back (and, when given, the
+/// registry with batching off); adds the ratios.
 pub(super) async fn register_vs_baseline(
     ctx: &Ctx<'_>,
     registry: &Registry,
+    unbatched: Option<&Registry>,
     bare: Option<&Bare>,
     budget: Budget,
     tag: &str,
@@ -228,18 +242,32 @@ pub(super) async fn register_vs_baseline(
         Some(bare) => Some(baseline_pairs(ctx, bare, budget, tag).await?),
         None => None,
     };
-    let mut reg = registry_pairs(registry, budget, tag).await?;
-    if let Some(base) = base {
-        let ratio = reg.ops_per_sec() / base.ops_per_sec().max(f64::MIN_POSITIVE);
-        reg = reg.with("vs_baseline", (ratio * 1000.0).round() / 1000.0);
-        if let (Some(ours), Some(theirs)) = (reg.cpu_per_op(), base.cpu_per_op()) {
-            let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
-            reg = reg.with("cpu_vs_baseline", (ratio * 1000.0).round() / 1000.0);
+    if let Some(unbatched) = unbatched {
+        let mut reg =
+            registry_pairs(unbatched, budget, &format!("u{tag}"), "registry-unbatched").await?;
+        if let Some(base) = &base {
+            reg = with_ratios(reg, base);
         }
-        reports.push(base);
+        reports.push(reg);
+    }
+    let mut reg = registry_pairs(registry, budget, tag, "registry").await?;
+    if let Some(base) = base {
+        reg = with_ratios(reg, &base);
+        reports.insert(0, base);
     }
     reports.push(reg);
     Ok(reports)
+}
+
+/// Adds throughput and CPU-per-operation ratios against the baseline.
+fn with_ratios(reg: Report, base: &Report) -> Report {
+    let ratio = reg.ops_per_sec() / base.ops_per_sec().max(f64::MIN_POSITIVE);
+    let mut reg = reg.with("vs_baseline", (ratio * 1000.0).round() / 1000.0);
+    if let (Some(ours), Some(theirs)) = (reg.cpu_per_op(), base.cpu_per_op()) {
+        let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
+        reg = reg.with("cpu_vs_baseline", (ratio * 1000.0).round() / 1000.0);
+    }
+    reg
 }
 
 pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
@@ -250,7 +278,7 @@ pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         None
     };
     let budget = ctx.budget(ctx.args.concurrency);
-    for r in register_vs_baseline(ctx, &registry, bare.as_ref(), budget, "0").await? {
+    for r in register_vs_baseline(ctx, &registry, None, bare.as_ref(), budget, "0").await? {
         ctx.out.emit(&r)?;
     }
     if let Some(bare) = bare {

@@ -1,7 +1,7 @@
 //! `consuela-bench sweep`: every figure of `docs/performance.md` in one run.
 //!
-//! 1. register+unregister pairs, registry vs baseline, from 1 to 256 in flight
-//!    (`--point-secs` each);
+//! 1. register+unregister pairs, registry (batched and not) vs baseline, from
+//!    1 to 256 in flight (`--point-secs` each), with CPU time per pair;
 //! 2. remote `whereis` vs bare GET, 1 and 64 in flight;
 //! 3. memory at 1,000, 10,000 and `--names` held names, local `whereis` with
 //!    `--names` held;
@@ -26,6 +26,8 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> anyhow::Result<()> {
 
     // 1. Throughput vs concurrency.
     let registry = scenario::start_registry(ctx, "sweep-register", None, max_c).await?;
+    let unbatched =
+        scenario::start_registry_batching(ctx, "sweep-register-unbatched", None, max_c, 1).await?;
     let bare = Bare::connect(&ctx.url, &ctx.args.nodename, max_c).await?;
     for c in CONCURRENCY {
         let budget = Budget {
@@ -33,8 +35,16 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> anyhow::Result<()> {
             ops: u64::MAX,
             time: point,
         };
-        for r in scenario::register_vs_baseline(ctx, &registry, Some(&bare), budget, &c.to_string())
-            .await?
+        let tag = c.to_string();
+        for r in scenario::register_vs_baseline(
+            ctx,
+            &registry,
+            Some(&unbatched),
+            Some(&bare),
+            budget,
+            &tag,
+        )
+        .await?
         {
             ctx.out.emit(&r)?;
         }
@@ -57,6 +67,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     bare.close().await;
     holder.shutdown().await?;
     drop(held);
+    unbatched.shutdown().await?;
     registry.shutdown().await?;
 
     // 3. Memory vs names held, and local lookups.
