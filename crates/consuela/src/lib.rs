@@ -57,6 +57,9 @@
 //! - `metrics`: records registration and renew latencies, failures, reaper
 //!   queue depth and losses through the `metrics` facade
 //!   (`metrics::MetricsPulse`, added to every registry).
+//! - `tower`: the live members of a discovered service as a
+//!   `tower::discover::Discover` stream (`discover::MemberDiscover`), for
+//!   `tower::balance`.
 
 // Vocabulary.
 mod error;
@@ -88,6 +91,8 @@ mod reaper;
 
 // The registry and what builds on it.
 pub mod discovery;
+#[cfg(feature = "tower")]
+pub mod discover;
 pub mod prelude;
 pub mod presence;
 pub mod registry;
