@@ -115,10 +115,20 @@ fn main() -> ExitCode {
 }
 
 /// The error on one line: the outermost context and the root cause (the
-/// layers between are transport details), without repeating text.
+/// layers between are transport details), without repeating text. A TLS
+/// failure is named by its cause (certificate required, unknown issuer,
+/// ...) rather than by rustls's own words.
 fn one_line(error: &anyhow::Error) -> String {
     let outer = error.to_string();
-    let root = error.root_cause().to_string();
+    let tls = error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<consuela_client::Error>()
+            .and_then(consuela_client::Error::tls_failure)
+    });
+    let root = match tls {
+        Some(failure) => format!("TLS handshake failed: {failure}"),
+        None => error.root_cause().to_string(),
+    };
     let line = if outer.contains(&root) {
         outer
     } else {

@@ -23,6 +23,8 @@ use std::path::PathBuf;
 
 use reqwest::StatusCode;
 
+use crate::tls::TlsFailure;
+
 /// Boxed error source kept by [`Error`].
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -118,6 +120,11 @@ pub enum ErrorKind {
     /// The answer's body is longer than `max_response_size`. Outcome `Unknown` (a write was
     /// applied); not retryable as such.
     TooLarge,
+    /// The TLS handshake failed; [`Error::tls_failure`] names the cause (a client certificate
+    /// required or refused, an unknown issuer, a name mismatch, an expired certificate).
+    /// Outcome `Failed` (Consul never reads a request before the handshake succeeded); not
+    /// retryable: the configuration or a certificate must change.
+    Tls,
 }
 
 impl ErrorKind {
@@ -129,7 +136,8 @@ impl ErrorKind {
             | Self::RateLimited
             | Self::InvalidInput
             | Self::Config
-            | Self::Busy => Outcome::Failed,
+            | Self::Busy
+            | Self::Tls => Outcome::Failed,
             Self::Timeout
             | Self::Transport
             | Self::NoLeader
@@ -179,6 +187,7 @@ impl ErrorKind {
             Self::Config => "invalid client configuration",
             Self::Busy => "no connection slot became free in time",
             Self::TooLarge => "Consul's answer exceeds max_response_size",
+            Self::Tls => "TLS handshake failed",
         }
     }
 }
@@ -205,6 +214,7 @@ struct Inner {
     request: Option<String>,
     status: Option<StatusCode>,
     message: Option<String>,
+    tls: Option<TlsFailure>,
     source: Option<BoxError>,
 }
 
@@ -216,6 +226,7 @@ impl Error {
                 request: None,
                 status: None,
                 message: None,
+                tls: None,
                 source: None,
             }),
         }
@@ -223,6 +234,11 @@ impl Error {
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.inner.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn with_tls(mut self, failure: TlsFailure) -> Self {
+        self.inner.tls = Some(failure);
         self
     }
 
@@ -323,6 +339,11 @@ impl Error {
             .is_some_and(|message| message.contains(needle))
     }
 
+    /// The cause of a [`ErrorKind::Tls`] error.
+    pub fn tls_failure(&self) -> Option<TlsFailure> {
+        self.inner.tls
+    }
+
     /// `METHOD /path` of the failed request, without query string or token.
     pub fn request(&self) -> Option<&str> {
         self.inner.request.as_deref()
@@ -343,6 +364,9 @@ impl fmt::Debug for Error {
         if let Some(message) = &self.inner.message {
             d.field("message", message);
         }
+        if let Some(tls) = &self.inner.tls {
+            d.field("tls", tls);
+        }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
         }
@@ -359,7 +383,10 @@ impl fmt::Display for Error {
         if let Some(status) = self.inner.status {
             write!(f, " ({})", status.as_u16())?;
         }
-        if let Some(message) = &self.inner.message {
+        if let Some(tls) = self.inner.tls {
+            // The cause alone: the source chain below it is transport detail.
+            write!(f, ": {tls}")?;
+        } else if let Some(message) = &self.inner.message {
             write!(f, ": {message}")?;
         } else if let Some(source) = &self.inner.source {
             write!(f, ": {source}")?;
@@ -397,7 +424,7 @@ pub enum ConfigError {
         /// The value found.
         value: String,
     },
-    /// A token or CA file could not be read.
+    /// A token, CA, certificate or key file (or the CA directory) could not be read.
     #[error("cannot read {path:?}")]
     File {
         /// The file.
@@ -406,12 +433,36 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The CA file or PEM is not a valid certificate bundle.
-    #[error("invalid CA certificate")]
-    Certificate(#[source] reqwest::Error),
+    /// A CA, client certificate or client key is not usable PEM. The reason never quotes
+    /// the text (it may be a private key).
+    #[error("invalid {what}{}: {reason}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Pem {
+        /// `CA file`, `CA path`, `CA PEM`, `client certificate` or `client key`.
+        what: &'static str,
+        /// The file, when it came from one.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Only one of the client certificate and its key is configured.
+    #[error("both the client certificate and the client key must be given")]
+    ClientCertificate,
+    /// The TLS server name is not a DNS name or IP address.
+    #[error("invalid TLS server name {name:?}")]
+    ServerName {
+        /// The name as given.
+        name: String,
+    },
+    /// The TLS configuration was refused (for example a key that does not match its
+    /// certificate, or a key type rustls cannot sign with).
+    #[error("invalid TLS configuration: {0}")]
+    Tls(#[source] Box<dyn StdError + Send + Sync + 'static>),
     /// The token contains characters that cannot go into an HTTP header.
     #[error("the ACL token is not a valid header value")]
     Token,
+    /// The basic-auth username or password cannot go into an HTTP header.
+    #[error("the HTTP basic-auth credentials are not a valid header value")]
+    HttpAuth,
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
     Http(#[source] reqwest::Error),
