@@ -86,13 +86,15 @@ pub(crate) fn classify_tls(
         if let Some(tls) = error.downcast_ref::<rustls::Error>() {
             return Some(failure(tls, client_cert));
         }
-        if let Some(io) = error.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+        // An `io::Error` wrapping an error reports that error's source, skipping it: step
+        // into it instead (hyper nests them, io inside io).
+        next = match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
         {
-            return Some(failure(tls, client_cert));
-        }
-        next = error.source();
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => error.source(),
+        };
     }
     None
 }
