@@ -233,7 +233,7 @@ impl GlobalArgs {
         let config = self.config().await?;
         let url = config.consul_url();
         let client = Client::new(config.client_config())
-            .with_context(|| format!("invalid Consul URL {url}"))?;
+            .with_context(|| format!("invalid Consul settings for {url}"))?;
         Directory::new(client, &config.namespace).context("invalid namespace")
     }
 
@@ -267,8 +267,8 @@ fn set_some<T>(slot: &mut Option<T>, value: Option<T>) {
 /// The node name of the agent the config points at.
 async fn agent_node(config: &Config) -> anyhow::Result<String> {
     let url = config.consul_url();
-    let client =
-        Client::new(config.client_config()).with_context(|| format!("invalid Consul URL {url}"))?;
+    let client = Client::new(config.client_config())
+        .with_context(|| format!("invalid Consul settings for {url}"))?;
     let me = client
         .agent()
         .self_()
@@ -283,6 +283,8 @@ async fn agent_node(config: &Config) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[tokio::test]
@@ -320,6 +322,88 @@ mod tests {
         assert_eq!(config.consul.url.as_deref(), Some("http://flag:1"));
         assert_eq!(config.namespace, "flag");
         assert_eq!(config.nodename, "n2");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn tls_and_enterprise_settings_follow_the_same_precedence() {
+        let dir = std::env::temp_dir().join(format!("consuela-cli-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "nodename = \"n1\"\n[consul]\nurl = \"https://file:8501\"\nca_file = \"/file/ca.pem\"\n\
+             http_auth = \"file:pw\"\nnamespace = \"file-ns\"\n\
+             [consul.tls]\ncert_file = \"/file/c.pem\"\nkey_file = \"/file/k.pem\"\nserver_name = \"file.consul\"\n",
+        )
+        .unwrap();
+        let args = GlobalArgs {
+            config: Some(file),
+            ..GlobalArgs::default()
+        };
+        let env = |name: &str| {
+            Some(
+                match name {
+                    "CONSUL_HTTP_ADDR" => "env:8501",
+                    "CONSUL_HTTP_SSL" => "true",
+                    "CONSUL_CACERT" => "/env/ca.pem",
+                    "CONSUL_CLIENT_CERT" => "/env/c.pem",
+                    "CONSUL_CLIENT_KEY" => "/env/k.pem",
+                    "CONSUL_HTTP_AUTH" => "env:pw",
+                    "CONSUL_HTTP_SSL_VERIFY" => "false",
+                    "CONSUL_PARTITION" => "env-part",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        };
+        let config = args.config_with(env).await.unwrap();
+        let consul = &config.consul;
+        assert_eq!(consul.url.as_deref(), Some("https://env:8501"));
+        assert_eq!(
+            consul.tls.ca_file.as_deref(),
+            Some(Path::new("/env/ca.pem"))
+        );
+        assert_eq!(consul.ca_file, None);
+        assert_eq!(
+            consul.tls.cert_file.as_deref(),
+            Some(Path::new("/env/c.pem"))
+        );
+        assert_eq!(consul.tls.server_name.as_deref(), Some("file.consul"));
+        assert!(!consul.tls.verify);
+        assert_eq!(consul.http_auth.as_deref(), Some("env:pw"));
+        assert_eq!(consul.namespace.as_deref(), Some("file-ns"));
+        assert_eq!(consul.partition.as_deref(), Some("env-part"));
+
+        let args = GlobalArgs {
+            consul: Some("flag:8501".to_owned()),
+            ca_file: Some("/flag/ca.pem".into()),
+            client_key: Some("/flag/k.pem".into()),
+            tls_server_name: Some("flag.consul".to_owned()),
+            consul_namespace: Some("flag-ns".to_owned()),
+            http_auth: Some("flag:pw".to_owned()),
+            ..args
+        };
+        let config = args.config_with(env).await.unwrap();
+        let consul = &config.consul;
+        // CONSUL_HTTP_SSL applies to a scheme-less flag address too.
+        assert_eq!(consul.url.as_deref(), Some("https://flag:8501"));
+        assert_eq!(
+            consul.tls.ca_file.as_deref(),
+            Some(Path::new("/flag/ca.pem"))
+        );
+        assert_eq!(
+            consul.tls.cert_file.as_deref(),
+            Some(Path::new("/env/c.pem"))
+        );
+        assert_eq!(
+            consul.tls.key_file.as_deref(),
+            Some(Path::new("/flag/k.pem"))
+        );
+        assert_eq!(consul.tls.server_name.as_deref(), Some("flag.consul"));
+        assert_eq!(consul.namespace.as_deref(), Some("flag-ns"));
+        assert_eq!(consul.http_auth.as_deref(), Some("flag:pw"));
+        assert!(!format!("{consul:?}").contains("flag:pw"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
