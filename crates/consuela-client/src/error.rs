@@ -13,7 +13,8 @@
 //!
 //! The finer reason is [`Error::kind`].
 //!
-//! [`ConfigError`], the structured source of configuration errors, lives here too: the
+//! [`TlsFailure`], the cause of an [`ErrorKind::Tls`] error, and [`ConfigError`], the
+//! structured source of configuration errors, live here too: the
 //! configuration, URL building and the transport all raise it, and none of them should depend
 //! on another for it.
 
@@ -22,8 +23,6 @@ use std::fmt;
 use std::path::PathBuf;
 
 use reqwest::StatusCode;
-
-use crate::tls::TlsFailure;
 
 /// Boxed error source kept by [`Error`].
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -401,6 +400,58 @@ impl StdError for Error {
             .source
             .as_deref()
             .map(|source| source as &(dyn StdError + 'static))
+    }
+}
+
+/// Why a TLS handshake failed, in the words an operator needs.
+///
+/// Found through [`Error::tls_failure`](crate::Error::tls_failure) on errors of kind
+/// [`ErrorKind::Tls`](crate::ErrorKind::Tls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server asks for a client certificate and none was configured
+    /// (`verify_incoming`): set `CONSUL_CLIENT_CERT` and `CONSUL_CLIENT_KEY`.
+    CertificateRequired,
+    /// The server refused the client certificate that was presented (signed by a CA it does
+    /// not trust, expired, or not meant for client authentication).
+    CertificateRejected,
+    /// The server's certificate is not signed by a trusted CA (`CONSUL_CACERT`,
+    /// `CONSUL_CAPATH`).
+    UnknownIssuer,
+    /// The server's certificate is not valid for the name it was checked against (the
+    /// address's host, or `CONSUL_TLS_SERVER_NAME`).
+    NameMismatch,
+    /// The server's certificate has expired.
+    Expired,
+    /// The server's certificate is not valid yet.
+    NotYetValid,
+    /// The server's certificate is invalid for another reason (bad signature, revoked,
+    /// malformed).
+    BadServerCertificate,
+    /// Any other TLS failure (no protocol version or cipher in common, a server that does
+    /// not speak TLS).
+    Handshake,
+}
+
+impl TlsFailure {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::CertificateRequired => "the server requires a client certificate",
+            Self::CertificateRejected => "the server refused the client certificate",
+            Self::UnknownIssuer => "the server's certificate is signed by an unknown CA",
+            Self::NameMismatch => "the server's certificate does not match the server name",
+            Self::Expired => "the server's certificate has expired",
+            Self::NotYetValid => "the server's certificate is not valid yet",
+            Self::BadServerCertificate => "the server's certificate is invalid",
+            Self::Handshake => "the TLS handshake failed",
+        }
+    }
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
     }
 }
 

@@ -88,10 +88,9 @@ pub use api::kv::{DeleteOptions, PutOptions};
 pub use api::txn::{TxnFailure, TxnOutcome};
 pub use client::Client;
 pub use config::{BasicAuth, ClientConfig, DEFAULT_ADDRESS, RequestHook, TlsConfig, Token};
-pub use error::{ConfigError, Error, ErrorKind, Outcome};
+pub use error::{ConfigError, Error, ErrorKind, Outcome, TlsFailure};
 pub use event::RequestEvent;
 pub use query::{Consistency, DEFAULT_WAIT, MAX_WAIT, QueryOptions, QueryResponse};
-pub use tls::TlsFailure;
 pub use transport::{
     HttpRequest, HttpResponse, HttpTransport, Transport, TransportError, TransportErrorKind,
 };

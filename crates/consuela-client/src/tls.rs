@@ -1,5 +1,5 @@
-//! TLS: the rustls configuration the HTTP transport is built with, and the one-line causes
-//! of TLS failures ([`TlsFailure`]).
+//! TLS: the rustls configuration the HTTP transport is built with, and the classification of
+//! TLS failures into their one-line causes ([`TlsFailure`](crate::TlsFailure)).
 //!
 //! The configuration follows Consul's Go client (`api.SetupTLSConfig`): a configured CA
 //! replaces the built-in roots, a client certificate needs its key, a server name overrides
@@ -7,7 +7,6 @@
 //! nothing but the handshake signatures.
 
 use std::error::Error as StdError;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,59 +18,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::config::TlsConfig;
-use crate::error::{ConfigError, Error};
-
-/// Why a TLS handshake failed, in the words an operator needs.
-///
-/// Found through [`Error::tls_failure`](crate::Error::tls_failure) on errors of kind
-/// [`ErrorKind::Tls`](crate::ErrorKind::Tls).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TlsFailure {
-    /// The server asks for a client certificate and none was configured
-    /// (`verify_incoming`): set `CONSUL_CLIENT_CERT` and `CONSUL_CLIENT_KEY`.
-    CertificateRequired,
-    /// The server refused the client certificate that was presented (signed by a CA it does
-    /// not trust, expired, or not meant for client authentication).
-    CertificateRejected,
-    /// The server's certificate is not signed by a trusted CA (`CONSUL_CACERT`,
-    /// `CONSUL_CAPATH`).
-    UnknownIssuer,
-    /// The server's certificate is not valid for the name it was checked against (the
-    /// address's host, or `CONSUL_TLS_SERVER_NAME`).
-    NameMismatch,
-    /// The server's certificate has expired.
-    Expired,
-    /// The server's certificate is not valid yet.
-    NotYetValid,
-    /// The server's certificate is invalid for another reason (bad signature, revoked,
-    /// malformed).
-    BadServerCertificate,
-    /// Any other TLS failure (no protocol version or cipher in common, a server that does
-    /// not speak TLS).
-    Handshake,
-}
-
-impl TlsFailure {
-    fn describe(self) -> &'static str {
-        match self {
-            Self::CertificateRequired => "the server requires a client certificate",
-            Self::CertificateRejected => "the server refused the client certificate",
-            Self::UnknownIssuer => "the server's certificate is signed by an unknown CA",
-            Self::NameMismatch => "the server's certificate does not match the server name",
-            Self::Expired => "the server's certificate has expired",
-            Self::NotYetValid => "the server's certificate is not valid yet",
-            Self::BadServerCertificate => "the server's certificate is invalid",
-            Self::Handshake => "the TLS handshake failed",
-        }
-    }
-}
-
-impl fmt::Display for TlsFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.describe())
-    }
-}
+use crate::error::{ConfigError, Error, TlsFailure};
 
 /// The cause of a transport failure, if it was TLS: walks the source chain for a
 /// [`rustls::Error`] (also inside `std::io::Error`s, whose `source()` skips the error they

@@ -14,9 +14,9 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 
 use crate::config::ClientConfig;
-use crate::error::{BoxError, ConfigError, Error, ErrorKind};
+use crate::error::{BoxError, ConfigError, Error, ErrorKind, TlsFailure};
 use crate::request::parse_endpoint;
-use crate::tls::{TlsFailure, classify_tls};
+use crate::tls::classify_tls;
 
 /// A complete HTTP request, as built by the client.
 #[derive(Debug, Clone)]

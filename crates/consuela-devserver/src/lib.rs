@@ -18,8 +18,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! or test handlers without a socket through [`router`] and
-//! `tower::ServiceExt::oneshot`.
+//! over HTTPS with [`DevServer::bind_tls`] and a [`DevServerTls`] (optionally
+//! requiring client certificates, as an agent's `verify_incoming`), on a unix
+//! socket with [`DevServer::bind_unix`], or test handlers without a socket
+//! through [`router`] and `tower::ServiceExt::oneshot`.
 //!
 //! # Endpoints
 //!
