@@ -429,8 +429,10 @@ pub enum TlsFailure {
     /// The server's certificate is invalid for another reason (bad signature, revoked,
     /// malformed).
     BadServerCertificate,
-    /// Any other TLS failure (no protocol version or cipher in common, a server that does
-    /// not speak TLS).
+    /// The server answered the handshake with something that is not TLS: an `https://`
+    /// address (or `CONSUL_HTTP_SSL=true`) pointing at a plain HTTP port.
+    NotTls,
+    /// Any other TLS failure (no protocol version or cipher in common, a malformed message).
     Handshake,
 }
 
@@ -444,6 +446,7 @@ impl TlsFailure {
             Self::Expired => "the server's certificate has expired",
             Self::NotYetValid => "the server's certificate is not valid yet",
             Self::BadServerCertificate => "the server's certificate is invalid",
+            Self::NotTls => "the server does not speak TLS (a plain http:// port?)",
             Self::Handshake => "the TLS handshake failed",
         }
     }

@@ -80,6 +80,8 @@ fn failure(error: &rustls::Error, client_cert: bool) -> TlsFailure {
                 TlsFailure::CertificateRequired
             }
         }
+        // The first bytes back are not a TLS record: typically an HTTP answer.
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => TlsFailure::NotTls,
         _ => TlsFailure::Handshake,
     }
 }

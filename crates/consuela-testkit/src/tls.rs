@@ -103,6 +103,22 @@ impl TestCa {
         )
     }
 
+    /// A server certificate for `localhost` and `127.0.0.1` that expired in 2001.
+    pub fn server_expired(&self) -> CertifiedKey {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("params");
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("certificate");
+        CertifiedKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
     /// A client certificate with an EC (P-256) key.
     pub fn client(&self, name: &str) -> CertifiedKey {
         self.issue(

@@ -132,6 +132,31 @@ async fn a_wrong_ca_or_no_ca_is_refused_as_unknown_issuer() {
 }
 
 #[tokio::test]
+async fn an_expired_server_certificate_is_named_so() {
+    let ca = TestCa::new("consuela test CA");
+    let server = tls_server(&ca.server_expired(), None).await;
+    let tls = TlsConfig {
+        ca_pem: Some(ca.cert_pem.clone().into_bytes()),
+        ..TlsConfig::default()
+    };
+    let error = leader(config(server.url(), tls)).await.unwrap_err();
+    assert_eq!(error.tls_failure(), Some(TlsFailure::Expired), "{error:?}");
+    assert!(error.to_string().contains("expired"), "{error}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_agent_says_the_server_does_not_speak_tls() {
+    let server = consuela_testkit::spawn_devserver().await;
+    let url = server.url().replace("http://", "https://");
+    let error = leader(ClientConfig::new(url)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:?}");
+    assert_eq!(error.tls_failure(), Some(TlsFailure::NotTls), "{error:?}");
+    assert!(error.to_string().contains("does not speak TLS"), "{error}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn ssl_verify_false_connects_without_a_ca() {
     let ca = TestCa::new("consuela test CA");
     let server = tls_server(&ca.server_only(&["elsewhere.example"]), None).await;
@@ -420,7 +445,12 @@ async fn no_secret_reaches_a_log_line_an_event_or_a_debug_output() {
         .with_ansi(false)
         .finish();
     let events = Arc::new(Mutex::new(Vec::new()));
+    // A global subscriber must exist besides this thread's: with a single dispatcher,
+    // tracing-core computes a callsite's interest from the default of whichever thread hits
+    // it first, and another test's thread (no subscriber) would turn the client's off here.
+    consuela_testkit::trace_init();
     let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
 
     let make = |with_cert: bool| {
         let events = events.clone();
