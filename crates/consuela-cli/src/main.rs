@@ -125,9 +125,23 @@ fn one_line(error: &anyhow::Error) -> String {
             .downcast_ref::<consuela_client::Error>()
             .and_then(consuela_client::Error::tls_failure)
     });
-    let root = match tls {
-        Some(failure) => format!("TLS handshake failed: {failure}"),
-        None => error.root_cause().to_string(),
+    // A configuration error names the file or variable; the I/O error below
+    // it alone would not say which.
+    let config = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<consuela_client::ConfigError>());
+    let root = match (tls, config) {
+        (Some(failure), _) => format!("TLS handshake failed: {failure}"),
+        (None, Some(config)) => {
+            let text = config.to_string();
+            match std::error::Error::source(config) {
+                Some(source) if !text.contains(&source.to_string()) => {
+                    format!("{text}: {source}")
+                }
+                _ => text,
+            }
+        }
+        (None, None) => error.root_cause().to_string(),
     };
     let line = if outer.contains(&root) {
         outer

@@ -141,3 +141,28 @@ impl fmt::Debug for DevServerTls {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOT_PEM: &[u8] = b"-----BEGIN PRIVATE KEY-----\nS3CR3T\n-----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn unusable_settings_are_errors_that_quote_no_key() {
+        let cases = [
+            DevServerTls::new(b"no certificate".to_vec(), NOT_PEM.to_vec()),
+            DevServerTls::new(Vec::new(), Vec::new()).verify_incoming(true),
+            DevServerTls::new(NOT_PEM.to_vec(), NOT_PEM.to_vec()).with_client_ca(NOT_PEM.to_vec()),
+        ];
+        for tls in cases {
+            let error = tls.server_config().unwrap_err();
+            assert!(matches!(error, Error::Tls(_)), "{error:?}");
+            let text = format!("{error} {error:?} {tls:?}");
+            assert!(!text.contains("S3CR3T"), "{text}");
+        }
+        let error =
+            DevServerTls::from_files(Path::new("/nonexistent/c.pem"), Path::new("/k")).unwrap_err();
+        assert!(error.to_string().contains("I/O"), "{error}");
+    }
+}

@@ -149,7 +149,10 @@ async fn tls_failures_are_one_line_naming_the_cause_and_exit_70() {
     let ca = path(&pki.ca_file);
     let cert = path(&pki.client_cert);
     let other_ca = path(&other_ca);
-    let cases: [(Vec<&str>, &str); 4] = [
+    let missing = path(&pki.dir.path().join("missing-ca.pem"));
+    let cases: [(Vec<&str>, &str); 5] = [
+        // An unreadable file is named.
+        (vec!["--ca-file", &missing], "missing-ca.pem"),
         // The server's CA is not trusted.
         (vec!["--ca-file", &other_ca], "signed by an unknown CA"),
         // The certificate does not name the server.
@@ -182,6 +185,19 @@ async fn tls_failures_are_one_line_naming_the_cause_and_exit_70() {
         assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out:?}");
         assert!(out.stderr.contains(cause), "{args:?}: {out:?}");
     }
+    // The dev server refuses unusable TLS files the same way.
+    let out = output(bare(&[
+        "dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        &ca,
+        "--tls-key",
+        &ca,
+    ]))
+    .await;
+    assert_eq!(out.code, 70, "{out:?}");
+    assert!(out.stderr.contains("private key"), "{out:?}");
     // An unknown scheme is a clear error too.
     let out = output(bare(&["--consul", "ftp://127.0.0.1:1", "ls"])).await;
     assert_eq!(out.code, 70, "{out:?}");
