@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "consuela";
 ///
 /// Not clap-`global`: `consuela dev` and `consuela demo` talk to no given
 /// Consul, so these stay out of their help.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Clone, Default, clap::Args)]
 #[command(next_help_heading = "Consul")]
 pub(crate) struct GlobalArgs {
     /// Consul agent address: http://HOST:PORT, https://HOST:PORT, HOST:PORT
@@ -84,6 +84,32 @@ pub(crate) struct GlobalArgs {
     /// then the agent's own).
     #[arg(long, value_name = "DC")]
     datacenter: Option<String>,
+}
+
+impl std::fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token and the basic-auth password are summarised, never shown.
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("GlobalArgs")
+            .field("consul", &self.consul)
+            .field("token", &redacted(&self.token))
+            .field("token_file", &self.token_file)
+            .field("http_auth", &redacted(&self.http_auth))
+            .field("ca_file", &self.ca_file)
+            .field("ca_path", &self.ca_path)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("tls_skip_verify", &self.tls_skip_verify)
+            .field("namespace", &self.namespace)
+            .field("consul_namespace", &self.consul_namespace)
+            .field("partition", &self.partition)
+            .field("config", &self.config)
+            .field("node", &self.node)
+            .field("member", &self.member)
+            .field("datacenter", &self.datacenter)
+            .finish()
+    }
 }
 
 impl GlobalArgs {
@@ -404,6 +430,7 @@ mod tests {
         assert_eq!(consul.namespace.as_deref(), Some("flag-ns"));
         assert_eq!(consul.http_auth.as_deref(), Some("flag:pw"));
         assert!(!format!("{consul:?}").contains("flag:pw"));
+        assert!(!format!("{args:?}").contains("flag:pw"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
