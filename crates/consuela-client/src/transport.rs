@@ -247,8 +247,11 @@ async fn read_limited(
 fn classify(error: reqwest::Error, client_cert: bool) -> TransportError {
     // A TLS failure first: with TLS 1.3 a refused client certificate surfaces only when the
     // answer is read, which would otherwise look like a broken connection (unknown outcome)
-    // although the server never read the request.
-    let kind = if let Some(failure) = classify_tls(&error, client_cert) {
+    // although the server never read the request. Only causes that belong to the handshake
+    // count so on a read: any other TLS error after connecting may follow a processed request.
+    let tls = classify_tls(&error, client_cert)
+        .filter(|failure| error.is_connect() || *failure != TlsFailure::Handshake);
+    let kind = if let Some(failure) = tls {
         TransportErrorKind::Tls(failure)
     } else if error.is_connect() {
         TransportErrorKind::Connect
