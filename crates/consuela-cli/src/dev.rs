@@ -2,10 +2,11 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-use consuela_devserver::{DevServer, DevServerConfig};
+use anyhow::{Context, bail};
+use consuela_devserver::{DevServer, DevServerConfig, DevServerTls, Listen};
 
 /// Run a Consul-compatible development server (like `consul agent -dev`).
 ///
@@ -16,12 +17,26 @@ use consuela_devserver::{DevServer, DevServerConfig};
 /// unless told otherwise; exits on `PUT /v1/agent/leave`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  consuela dev\n  consuela dev --listen 127.0.0.1:0 --node consul0 --node consul1 --node consul2\n  consuela dev --acl-token s3cr3t\n  consuela dev --acl-token s3cr3t --acl-default-policy allow --enable-script-checks"
+    after_help = "Examples:\n  consuela dev\n  consuela dev --listen 127.0.0.1:0 --node consul0 --node consul1 --node consul2\n  consuela dev --acl-token s3cr3t\n  consuela dev --acl-token s3cr3t --acl-default-policy allow --enable-script-checks\n  consuela dev --listen 127.0.0.1:8501 --tls-cert server.pem --tls-key server-key.pem --ca ca.pem --verify-incoming\n  consuela dev --listen unix:///tmp/consul.sock"
 )]
 pub(crate) struct DevArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8500")]
-    listen: SocketAddr,
+    /// Address to listen on: IP:PORT (port 0 picks a free port) or
+    /// unix:///PATH.
+    #[arg(long, default_value = "127.0.0.1:8500", value_name = "ADDR")]
+    listen: String,
+    /// Serve HTTPS with this certificate (PEM; with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PKCS#8, RSA or EC PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// With --tls-cert: accept client certificates signed by these CAs (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    ca: Option<PathBuf>,
+    /// With --ca: refuse clients without such a certificate (Consul's
+    /// verify_incoming).
+    #[arg(long, requires = "ca")]
+    verify_incoming: bool,
     /// Extra Consul node names to register (sessions can be bound to them).
     #[arg(long = "node", value_name = "NAME")]
     nodes: Vec<String>,
@@ -69,13 +84,42 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     config.acl_enforce_version_8 = args.acl_enforce_version_8;
     config.node_id = args.node_id;
     config.enable_script_checks = args.enable_script_checks;
-    let server = DevServer::bind(config, args.listen)
-        .await
-        .with_context(|| format!("cannot start the dev server on {}", args.listen))?;
+    let listen = &args.listen;
+    let server = match (
+        listen.strip_prefix("unix://"),
+        &args.tls_cert,
+        &args.tls_key,
+    ) {
+        (Some(_), Some(_), _) => bail!("--tls-cert does not go with a unix:// --listen"),
+        (Some(path), None, _) => DevServer::bind_unix(config, Path::new(path)).await,
+        (None, cert, key) => {
+            let addr: SocketAddr = listen.parse().with_context(|| {
+                format!("invalid --listen {listen:?}: expected IP:PORT or unix:///PATH")
+            })?;
+            match (cert, key) {
+                (Some(cert), Some(key)) => {
+                    let mut tls = DevServerTls::from_files(cert, key)
+                        .context("cannot read the TLS certificate or key")?;
+                    if let Some(ca) = &args.ca {
+                        tls = tls
+                            .with_client_ca_file(ca)
+                            .context("cannot read the --ca file")?;
+                    }
+                    let tls = tls.verify_incoming(args.verify_incoming);
+                    DevServer::bind_tls(config, addr, &tls).await
+                }
+                _ => DevServer::bind(config, addr).await,
+            }
+        }
+    }
+    .with_context(|| format!("cannot start the dev server on {listen}"))?;
     // The first line is machine-read (CI, scripts): keep its shape.
     let mut out = std::io::stdout().lock();
     writeln!(out, "consuela dev listening on {}", server.url())?;
-    writeln!(out, "export CONSUL_HTTP_ADDR={}", server.local_addr())?;
+    match server.listen() {
+        Listen::Http(addr) => writeln!(out, "export CONSUL_HTTP_ADDR={addr}")?,
+        _ => writeln!(out, "export CONSUL_HTTP_ADDR={}", server.url())?,
+    }
     out.flush()?;
     drop(out);
     tokio::select! {

@@ -115,10 +115,34 @@ fn main() -> ExitCode {
 }
 
 /// The error on one line: the outermost context and the root cause (the
-/// layers between are transport details), without repeating text.
+/// layers between are transport details), without repeating text. A TLS
+/// failure is named by its cause (certificate required, unknown issuer,
+/// ...) rather than by rustls's own words.
 fn one_line(error: &anyhow::Error) -> String {
     let outer = error.to_string();
-    let root = error.root_cause().to_string();
+    let tls = error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<consuela_client::Error>()
+            .and_then(consuela_client::Error::tls_failure)
+    });
+    // A configuration error names the file or variable; the I/O error below
+    // it alone would not say which.
+    let config = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<consuela_client::ConfigError>());
+    let root = match (tls, config) {
+        (Some(failure), _) => format!("TLS handshake failed: {failure}"),
+        (None, Some(config)) => {
+            let text = config.to_string();
+            match std::error::Error::source(config) {
+                Some(source) if !text.contains(&source.to_string()) => {
+                    format!("{text}: {source}")
+                }
+                _ => text,
+            }
+        }
+        (None, None) => error.root_cause().to_string(),
+    };
     let line = if outer.contains(&root) {
         outer
     } else {

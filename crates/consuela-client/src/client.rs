@@ -14,7 +14,7 @@ use crate::config::{ClientConfig, RequestHook, Token};
 use crate::error::{ConfigError, Error, ErrorKind, Outcome};
 use crate::event::RequestEvent;
 use crate::query::{QueryMeta, QueryOptions, QueryResponse};
-use crate::request::{Query, parse_base};
+use crate::request::{Query, parse_endpoint};
 use crate::transport::{
     HttpRequest, HttpResponse, HttpTransport, Transport, TransportError, TransportErrorKind,
 };
@@ -38,7 +38,11 @@ struct Inner {
     /// The path part of `base` (empty, or e.g. `/consul` behind a reverse proxy).
     base_path: String,
     token: Option<HeaderValue>,
+    /// `Authorization: Basic …`, marked sensitive.
+    http_auth: Option<HeaderValue>,
     datacenter: Option<String>,
+    namespace: Option<String>,
+    partition: Option<String>,
     request_timeout: Duration,
     transport: Arc<dyn Transport>,
     /// `max_connections` as permits; `None` without a limit.
@@ -52,7 +56,13 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("address", &self.inner.base)
             .field("token", &self.inner.token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "http_auth",
+                &self.inner.http_auth.as_ref().map(|_| "<redacted>"),
+            )
             .field("datacenter", &self.inner.datacenter)
+            .field("namespace", &self.inner.namespace)
+            .field("partition", &self.inner.partition)
             .field("request_timeout", &self.inner.request_timeout)
             .field("transport", &self.inner.transport)
             .finish_non_exhaustive()
@@ -62,12 +72,14 @@ impl fmt::Debug for Client {
 impl Client {
     /// Builds a client over the default HTTP transport.
     ///
-    /// Reads `token_file` and the CA file, if configured; reads nothing from the environment.
+    /// Reads `token_file` and the TLS files (CA file, CA path, client certificate and key), if
+    /// configured; reads nothing from the environment.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for an invalid address, an unreadable token or CA file, or a token
-    /// that cannot be sent as a header.
+    /// [`ErrorKind::Config`] for an invalid address, an unreadable token file, an unreadable or
+    /// malformed CA, certificate or key, a certificate without its key, or a token or basic-auth
+    /// credentials that cannot be sent as a header.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let transport = HttpTransport::new(&config)?;
         Self::with_transport(config, transport)
@@ -79,7 +91,8 @@ impl Client {
     ///
     /// As [`Client::new`], except for TLS settings, which the transport owns.
     pub fn with_transport(config: ClientConfig, transport: impl Transport) -> Result<Self, Error> {
-        let base = parse_base(&config.address)?;
+        let endpoint = parse_endpoint(&config.address)?;
+        let base = endpoint.base;
         let mut token = config.token.clone();
         if let Some(path) = &config.token_file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
@@ -100,6 +113,18 @@ impl Client {
             }
             None => None,
         };
+        let http_auth = match &config.http_auth {
+            Some(auth) => {
+                use base64::Engine as _;
+                let credentials = format!("{}:{}", auth.username(), auth.expose_password());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+                let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
+                    .map_err(|_| ConfigError::HttpAuth)?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
         let base_url = Url::parse(&base).map_err(|error| ConfigError::Address {
             address: base.clone(),
             reason: error.to_string(),
@@ -107,11 +132,14 @@ impl Client {
         let base_path = base_url.path().trim_end_matches('/').to_owned();
         Ok(Self {
             inner: Arc::new(Inner {
-                base,
+                base: endpoint.display,
                 base_url,
                 base_path,
                 token,
+                http_auth,
                 datacenter: config.datacenter.filter(|dc| !dc.is_empty()),
+                namespace: config.namespace.filter(|ns| !ns.is_empty()),
+                partition: config.partition.filter(|p| !p.is_empty()),
                 request_timeout: config.request_timeout,
                 transport: Arc::new(transport),
                 slots: config
@@ -123,7 +151,7 @@ impl Client {
         })
     }
 
-    /// The agent's base URL, e.g. `http://127.0.0.1:8500`.
+    /// The agent's address, e.g. `http://127.0.0.1:8500` or `unix:///run/consul/http.sock`.
     pub fn address(&self) -> &str {
         &self.inner.base
     }
@@ -148,6 +176,13 @@ impl Client {
         if let Some(datacenter) = self.inner.datacenter.as_deref().filter(|_| dc) {
             query.pair("dc", datacenter);
         }
+        // As Consul's Go client: on every request, agent endpoints included.
+        if let Some(namespace) = &self.inner.namespace {
+            query.pair("ns", namespace);
+        }
+        if let Some(partition) = &self.inner.partition {
+            query.pair("partition", partition);
+        }
         let mut url = self.inner.base_url.clone();
         if self.inner.base_path.is_empty() {
             url.set_path(&path);
@@ -160,6 +195,9 @@ impl Client {
         let mut headers = HeaderMap::new();
         if let Some(token) = &self.inner.token {
             headers.insert("x-consul-token", token.clone());
+        }
+        if let Some(auth) = &self.inner.http_auth {
+            headers.insert(reqwest::header::AUTHORIZATION, auth.clone());
         }
         if json {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

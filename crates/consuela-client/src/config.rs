@@ -47,18 +47,118 @@ impl From<String> for Token {
     }
 }
 
-/// TLS settings for `https://` addresses.
+/// HTTP basic authentication (`CONSUL_HTTP_AUTH=user:password`), for agents behind a
+/// reverse proxy that asks for it. Consul itself ignores the header.
 ///
-/// The built-in trust store is the Mozilla root set (webpki roots); add a private CA with
-/// [`ca_file`](Self::ca_file) or [`ca_pem`](Self::ca_pem).
-#[derive(Debug, Clone, Default)]
+/// Its `Debug` output shows the username only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    username: String,
+    password: Token,
+}
+
+impl BasicAuth {
+    /// A username and password.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+            password: Token::new(password),
+        }
+    }
+
+    /// Reads `user:password` as Consul's Go client does: split at the first `:`; without
+    /// one, the whole text is the username and the password is empty.
+    pub fn parse(text: &str) -> Self {
+        match text.split_once(':') {
+            Some((username, password)) => Self::new(username, password),
+            None => Self::new(text, ""),
+        }
+    }
+
+    /// The username.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The password itself. Never log it.
+    pub fn expose_password(&self) -> &str {
+        self.password.expose()
+    }
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// TLS settings for `https://` addresses, with the meaning of Consul's `api.TLSConfig`.
+///
+/// Without a CA (`ca_file`, `ca_path` or `ca_pem`) the server's certificate is checked
+/// against the Mozilla root set (webpki roots); with one, against the given CAs only, as
+/// Consul's Go client does. A client certificate (`client_cert` + `client_key`, or their
+/// `_pem` forms) is presented when the server asks for one (`verify_incoming`); the key may
+/// be PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM.
+///
+/// Its `Debug` output never shows a private key.
+#[derive(Clone, Default)]
 pub struct TlsConfig {
-    /// A PEM file with one or more extra trusted CA certificates (`CONSUL_CACERT`).
+    /// A PEM file with one or more trusted CA certificates (`CONSUL_CACERT`).
     pub ca_file: Option<PathBuf>,
-    /// PEM bytes with one or more extra trusted CA certificates.
+    /// A directory of PEM files with trusted CA certificates, read recursively
+    /// (`CONSUL_CAPATH`). Every file in it must hold at least one certificate.
+    pub ca_path: Option<PathBuf>,
+    /// PEM bytes with one or more trusted CA certificates.
     pub ca_pem: Option<Vec<u8>>,
-    /// Accept any server certificate (`CONSUL_HTTP_SSL_VERIFY=false`). Only for tests.
+    /// A PEM file with the client certificate (and any intermediates) (`CONSUL_CLIENT_CERT`).
+    pub client_cert: Option<PathBuf>,
+    /// A PEM file with the client certificate's private key (`CONSUL_CLIENT_KEY`).
+    pub client_key: Option<PathBuf>,
+    /// The client certificate as PEM bytes (instead of `client_cert`).
+    pub client_cert_pem: Option<Vec<u8>>,
+    /// The private key as PEM bytes (instead of `client_key`). Never logged.
+    pub client_key_pem: Option<Vec<u8>>,
+    /// Check the server's certificate against this name instead of the address's host
+    /// (`CONSUL_TLS_SERVER_NAME`; a `:port` suffix is ignored, as Consul does).
+    pub server_name: Option<String>,
+    /// Accept any server certificate (`CONSUL_HTTP_SSL_VERIFY=false`). Only for tests: it
+    /// gives up the protection TLS is for.
     pub danger_accept_invalid_certs: bool,
+}
+
+impl TlsConfig {
+    /// Whether a client certificate is configured (file or PEM).
+    pub fn has_client_certificate(&self) -> bool {
+        self.client_cert.is_some() || self.client_cert_pem.is_some()
+    }
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("ca_file", &self.ca_file)
+            .field("ca_path", &self.ca_path)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|pem| pem.len()))
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field(
+                "client_cert_pem",
+                &self.client_cert_pem.as_ref().map(|pem| pem.len()),
+            )
+            .field(
+                "client_key_pem",
+                &self.client_key_pem.as_ref().map(|_| "<redacted>"),
+            )
+            .field("server_name", &self.server_name)
+            .field(
+                "danger_accept_invalid_certs",
+                &self.danger_accept_invalid_certs,
+            )
+            .finish()
+    }
 }
 
 /// A callback that receives every [`RequestEvent`].
@@ -94,7 +194,8 @@ impl fmt::Debug for RequestHook {
 /// [`ClientConfig::from_env`].
 #[derive(Clone)]
 pub struct ClientConfig {
-    /// Agent address: `http://host:port`, `https://host:port`, or `host:port` (taken as `http`).
+    /// Agent address: `http://host:port`, `https://host:port` (either with an optional path
+    /// prefix, for a reverse proxy), `host:port` (taken as `http`), or `unix:///path/to/socket`.
     /// Default [`DEFAULT_ADDRESS`].
     pub address: String,
     /// ACL token sent as `X-Consul-Token` on every request. Default none.
@@ -106,6 +207,15 @@ pub struct ClientConfig {
     /// Datacenter sent as `?dc=` on catalog, health, KV, session, txn and status requests.
     /// Default none (the agent's own datacenter).
     pub datacenter: Option<String>,
+    /// Consul Enterprise namespace, sent as `?ns=` on every request (`CONSUL_NAMESPACE`).
+    /// Default none. Not consuela's own key prefix. Consul OSS 1.11+ answers 400 to a
+    /// non-empty one; older agents ignore it.
+    pub namespace: Option<String>,
+    /// Consul Enterprise admin partition, sent as `?partition=` on every request
+    /// (`CONSUL_PARTITION`). Default none; as `namespace` on Consul OSS.
+    pub partition: Option<String>,
+    /// HTTP basic authentication sent on every request (`CONSUL_HTTP_AUTH`). Default none.
+    pub http_auth: Option<BasicAuth>,
     /// Time allowed to establish a TCP (and TLS) connection. Default 5 s.
     pub connect_timeout: Duration,
     /// Time allowed for a whole non-blocking request, from sending to the last body byte.
@@ -137,6 +247,9 @@ impl Default for ClientConfig {
             token: None,
             token_file: None,
             datacenter: None,
+            namespace: None,
+            partition: None,
+            http_auth: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             tls: TlsConfig::default(),
@@ -157,6 +270,9 @@ impl fmt::Debug for ClientConfig {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("token_file", &self.token_file)
             .field("datacenter", &self.datacenter)
+            .field("namespace", &self.namespace)
+            .field("partition", &self.partition)
+            .field("http_auth", &self.http_auth)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("tls", &self.tls)
@@ -170,7 +286,8 @@ impl fmt::Debug for ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults with the given address (`http://host:port`, `https://…` or `host:port`).
+    /// Defaults with the given address (`http://host:port`, `https://…`, `host:port` or
+    /// `unix:///path`).
     pub fn new(address: impl Into<String>) -> Self {
         Self {
             address: address.into(),
@@ -224,48 +341,71 @@ impl ClientConfig {
         Self::from_env_with(|name| std::env::var(name).ok())
     }
 
-    /// Builds a config from Consul's environment variables, looked up through `lookup`.
+    /// Builds a config from Consul's environment variables, looked up through `lookup`, with
+    /// the meaning Consul's CLI and Go client give them:
     ///
-    /// - `CONSUL_HTTP_ADDR`: `host:port`, `http://…` or `https://…` (`unix://` is not supported).
-    /// - `CONSUL_HTTP_SSL`: a Go boolean; `true` makes a scheme-less address `https`.
-    /// - `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`: the ACL token (the file wins when both are set).
-    /// - `CONSUL_CACERT`: extra trusted CA (PEM file).
-    /// - `CONSUL_HTTP_SSL_VERIFY`: a Go boolean; `false` disables certificate verification.
+    /// | variable | field |
+    /// |---|---|
+    /// | `CONSUL_HTTP_ADDR` | [`address`](Self::address): `host:port`, `http://…`, `https://…` or `unix:///path` |
+    /// | `CONSUL_HTTP_SSL` | a Go boolean; `true` makes an `http` or scheme-less address `https` |
+    /// | `CONSUL_HTTP_TOKEN` | [`token`](Self::token) |
+    /// | `CONSUL_HTTP_TOKEN_FILE` | [`token_file`](Self::token_file) (wins over the token when both are set) |
+    /// | `CONSUL_HTTP_AUTH` | [`http_auth`](Self::http_auth): `user:password` |
+    /// | `CONSUL_HTTP_SSL_VERIFY` | a Go boolean; `false` sets [`TlsConfig::danger_accept_invalid_certs`] |
+    /// | `CONSUL_CACERT` | [`TlsConfig::ca_file`] |
+    /// | `CONSUL_CAPATH` | [`TlsConfig::ca_path`] |
+    /// | `CONSUL_CLIENT_CERT` | [`TlsConfig::client_cert`] |
+    /// | `CONSUL_CLIENT_KEY` | [`TlsConfig::client_key`] |
+    /// | `CONSUL_TLS_SERVER_NAME` | [`TlsConfig::server_name`] |
+    /// | `CONSUL_NAMESPACE` | [`namespace`](Self::namespace) (`?ns=`) |
+    /// | `CONSUL_PARTITION` | [`partition`](Self::partition) (`?partition=`) |
     ///
-    /// Unset and empty variables leave the defaults.
+    /// Unset and empty variables leave the defaults. Files are not read here but by
+    /// [`Client::new`](crate::Client::new).
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when a variable is malformed.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when a variable is malformed (a boolean
+    /// Go cannot parse, an address with an unknown scheme).
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let path = |name: &str| get(name).map(|value| PathBuf::from(value.trim()));
         let mut config = Self::default();
         let ssl = match get("CONSUL_HTTP_SSL") {
             Some(value) => parse_go_bool("CONSUL_HTTP_SSL", &value)?,
             None => false,
         };
-        if let Some(address) = get("CONSUL_HTTP_ADDR") {
-            let address = address.trim();
-            config.address = if address.contains("://") {
-                address.to_owned()
-            } else if ssl {
-                format!("https://{address}")
-            } else {
-                format!("http://{address}")
-            };
-        } else if ssl {
-            config.address = "https://127.0.0.1:8500".to_owned();
-        }
+        let address = get("CONSUL_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8500".to_owned());
+        config.address = with_scheme(address.trim(), ssl);
         config.token = get("CONSUL_HTTP_TOKEN").map(|token| Token::new(token.trim()));
-        config.token_file = get("CONSUL_HTTP_TOKEN_FILE").map(PathBuf::from);
-        config.tls.ca_file = get("CONSUL_CACERT").map(PathBuf::from);
+        config.token_file = path("CONSUL_HTTP_TOKEN_FILE");
+        config.http_auth = get("CONSUL_HTTP_AUTH").map(|auth| BasicAuth::parse(&auth));
+        config.tls.ca_file = path("CONSUL_CACERT");
+        config.tls.ca_path = path("CONSUL_CAPATH");
+        config.tls.client_cert = path("CONSUL_CLIENT_CERT");
+        config.tls.client_key = path("CONSUL_CLIENT_KEY");
+        config.tls.server_name = get("CONSUL_TLS_SERVER_NAME").map(|name| name.trim().to_owned());
         if let Some(value) = get("CONSUL_HTTP_SSL_VERIFY") {
             config.tls.danger_accept_invalid_certs =
                 !parse_go_bool("CONSUL_HTTP_SSL_VERIFY", &value)?;
         }
+        config.namespace = get("CONSUL_NAMESPACE").map(|ns| ns.trim().to_owned());
+        config.partition = get("CONSUL_PARTITION").map(|p| p.trim().to_owned());
         // Validate the address now so a typo surfaces where the environment was read.
-        crate::request::parse_base(&config.address)?;
+        crate::request::parse_endpoint(&config.address)?;
         Ok(config)
+    }
+}
+
+/// The address with the scheme Consul's Go client would use: `ssl` (`CONSUL_HTTP_SSL`) turns
+/// a scheme-less or `http://` address into `https://` ("never revert to http if TLS was
+/// explicitly requested"); `https://` and `unix://` addresses are kept as they are.
+pub(crate) fn with_scheme(address: &str, ssl: bool) -> String {
+    let scheme = if ssl { "https" } else { "http" };
+    match address.split_once("://") {
+        Some((s, rest)) if s.eq_ignore_ascii_case("http") => format!("{scheme}://{rest}"),
+        Some(_) => address.to_owned(),
+        None => format!("{scheme}://{address}"),
     }
 }
 
@@ -323,6 +463,54 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.address, "https://consul.local:8501");
+        let config = ClientConfig::from_env_with(env(&[
+            ("CONSUL_HTTP_ADDR", "http://consul.local:8501"),
+            ("CONSUL_HTTP_SSL", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(config.address, "https://consul.local:8501");
+        let config = ClientConfig::from_env_with(env(&[("CONSUL_HTTP_SSL", "1")])).unwrap();
+        assert_eq!(config.address, "https://127.0.0.1:8500");
+        let config = ClientConfig::from_env_with(env(&[
+            ("CONSUL_HTTP_ADDR", "unix:///run/consul.sock"),
+            ("CONSUL_HTTP_SSL", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(config.address, "unix:///run/consul.sock");
+    }
+
+    #[test]
+    fn every_variable_lands_in_its_field() {
+        let config = ClientConfig::from_env_with(env(&[
+            ("CONSUL_HTTP_AUTH", "alice:pa:ss"),
+            ("CONSUL_CAPATH", "/etc/consul/ca.d"),
+            ("CONSUL_CLIENT_CERT", "/etc/consul/client.pem"),
+            ("CONSUL_CLIENT_KEY", "/etc/consul/client-key.pem"),
+            ("CONSUL_TLS_SERVER_NAME", "server.dc1.consul"),
+            ("CONSUL_NAMESPACE", "team-a"),
+            ("CONSUL_PARTITION", "part-1"),
+        ]))
+        .unwrap();
+        let auth = config.http_auth.as_ref().unwrap();
+        assert_eq!(
+            (auth.username(), auth.expose_password()),
+            ("alice", "pa:ss")
+        );
+        assert_eq!(config.tls.ca_path, Some(PathBuf::from("/etc/consul/ca.d")));
+        assert_eq!(
+            config.tls.client_cert,
+            Some(PathBuf::from("/etc/consul/client.pem"))
+        );
+        assert_eq!(
+            config.tls.client_key,
+            Some(PathBuf::from("/etc/consul/client-key.pem"))
+        );
+        assert_eq!(config.tls.server_name.as_deref(), Some("server.dc1.consul"));
+        assert_eq!(config.namespace.as_deref(), Some("team-a"));
+        assert_eq!(config.partition.as_deref(), Some("part-1"));
+        assert!(!config.tls.danger_accept_invalid_certs);
+        let auth = BasicAuth::parse("bob");
+        assert_eq!((auth.username(), auth.expose_password()), ("bob", ""));
     }
 
     #[test]
@@ -344,9 +532,12 @@ mod tests {
     fn malformed_values_are_config_errors() {
         let error = ClientConfig::from_env_with(env(&[("CONSUL_HTTP_SSL", "yes")])).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Config);
+        let error = ClientConfig::from_env_with(env(&[("CONSUL_HTTP_ADDR", "ftp://consul:21")]))
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(error.to_string().contains("unknown scheme"), "{error}");
         let error =
-            ClientConfig::from_env_with(env(&[("CONSUL_HTTP_ADDR", "unix:///tmp/consul.sock")]))
-                .unwrap_err();
+            ClientConfig::from_env_with(env(&[("CONSUL_HTTP_SSL_VERIFY", "nope")])).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Config);
         let error =
             ClientConfig::from_env_with(env(&[("CONSUL_HTTP_ADDR", "http://")])).unwrap_err();
@@ -355,11 +546,16 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let config = ClientConfig::new("http://127.0.0.1:8500")
+        let mut config = ClientConfig::new("http://127.0.0.1:8500")
             .token("s3cr3t-t0k3n")
             .on_request(|_| {});
+        config.http_auth = Some(BasicAuth::new("alice", "p4ssw0rd"));
+        config.tls.client_key_pem = Some(b"-----BEGIN PRIVATE KEY-----\nS3CR3TK3Y\n".to_vec());
         let debug = format!("{config:?}");
         assert!(!debug.contains("s3cr3t-t0k3n"), "{debug}");
+        assert!(!debug.contains("p4ssw0rd"), "{debug}");
+        assert!(!debug.contains("S3CR3TK3Y"), "{debug}");
+        assert!(debug.contains("alice"), "{debug}");
         assert!(debug.contains("<redacted>"), "{debug}");
         assert!(!format!("{:?}", Token::new("s3cr3t-t0k3n")).contains("s3cr3t"));
     }

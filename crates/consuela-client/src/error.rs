@@ -13,7 +13,8 @@
 //!
 //! The finer reason is [`Error::kind`].
 //!
-//! [`ConfigError`], the structured source of configuration errors, lives here too: the
+//! [`TlsFailure`], the cause of an [`ErrorKind::Tls`] error, and [`ConfigError`], the
+//! structured source of configuration errors, live here too: the
 //! configuration, URL building and the transport all raise it, and none of them should depend
 //! on another for it.
 
@@ -118,6 +119,11 @@ pub enum ErrorKind {
     /// The answer's body is longer than `max_response_size`. Outcome `Unknown` (a write was
     /// applied); not retryable as such.
     TooLarge,
+    /// The TLS handshake failed; [`Error::tls_failure`] names the cause (a client certificate
+    /// required or refused, an unknown issuer, a name mismatch, an expired certificate).
+    /// Outcome `Failed` (Consul never reads a request before the handshake succeeded); not
+    /// retryable: the configuration or a certificate must change.
+    Tls,
 }
 
 impl ErrorKind {
@@ -129,7 +135,8 @@ impl ErrorKind {
             | Self::RateLimited
             | Self::InvalidInput
             | Self::Config
-            | Self::Busy => Outcome::Failed,
+            | Self::Busy
+            | Self::Tls => Outcome::Failed,
             Self::Timeout
             | Self::Transport
             | Self::NoLeader
@@ -179,6 +186,7 @@ impl ErrorKind {
             Self::Config => "invalid client configuration",
             Self::Busy => "no connection slot became free in time",
             Self::TooLarge => "Consul's answer exceeds max_response_size",
+            Self::Tls => "TLS handshake failed",
         }
     }
 }
@@ -205,6 +213,7 @@ struct Inner {
     request: Option<String>,
     status: Option<StatusCode>,
     message: Option<String>,
+    tls: Option<TlsFailure>,
     source: Option<BoxError>,
 }
 
@@ -216,6 +225,7 @@ impl Error {
                 request: None,
                 status: None,
                 message: None,
+                tls: None,
                 source: None,
             }),
         }
@@ -223,6 +233,11 @@ impl Error {
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.inner.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn with_tls(mut self, failure: TlsFailure) -> Self {
+        self.inner.tls = Some(failure);
         self
     }
 
@@ -323,6 +338,11 @@ impl Error {
             .is_some_and(|message| message.contains(needle))
     }
 
+    /// The cause of a [`ErrorKind::Tls`] error.
+    pub fn tls_failure(&self) -> Option<TlsFailure> {
+        self.inner.tls
+    }
+
     /// `METHOD /path` of the failed request, without query string or token.
     pub fn request(&self) -> Option<&str> {
         self.inner.request.as_deref()
@@ -343,6 +363,9 @@ impl fmt::Debug for Error {
         if let Some(message) = &self.inner.message {
             d.field("message", message);
         }
+        if let Some(tls) = &self.inner.tls {
+            d.field("tls", tls);
+        }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
         }
@@ -359,7 +382,10 @@ impl fmt::Display for Error {
         if let Some(status) = self.inner.status {
             write!(f, " ({})", status.as_u16())?;
         }
-        if let Some(message) = &self.inner.message {
+        if let Some(tls) = self.inner.tls {
+            // The cause alone: the source chain below it is transport detail.
+            write!(f, ": {tls}")?;
+        } else if let Some(message) = &self.inner.message {
             write!(f, ": {message}")?;
         } else if let Some(source) = &self.inner.source {
             write!(f, ": {source}")?;
@@ -374,6 +400,61 @@ impl StdError for Error {
             .source
             .as_deref()
             .map(|source| source as &(dyn StdError + 'static))
+    }
+}
+
+/// Why a TLS handshake failed, in the words an operator needs.
+///
+/// Found through [`Error::tls_failure`](crate::Error::tls_failure) on errors of kind
+/// [`ErrorKind::Tls`](crate::ErrorKind::Tls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server asks for a client certificate and none was configured
+    /// (`verify_incoming`): set `CONSUL_CLIENT_CERT` and `CONSUL_CLIENT_KEY`.
+    CertificateRequired,
+    /// The server refused the client certificate that was presented (signed by a CA it does
+    /// not trust, expired, or not meant for client authentication).
+    CertificateRejected,
+    /// The server's certificate is not signed by a trusted CA (`CONSUL_CACERT`,
+    /// `CONSUL_CAPATH`).
+    UnknownIssuer,
+    /// The server's certificate is not valid for the name it was checked against (the
+    /// address's host, or `CONSUL_TLS_SERVER_NAME`).
+    NameMismatch,
+    /// The server's certificate has expired.
+    Expired,
+    /// The server's certificate is not valid yet.
+    NotYetValid,
+    /// The server's certificate is invalid for another reason (bad signature, revoked,
+    /// malformed).
+    BadServerCertificate,
+    /// The server answered the handshake with something that is not TLS: an `https://`
+    /// address (or `CONSUL_HTTP_SSL=true`) pointing at a plain HTTP port.
+    NotTls,
+    /// Any other TLS failure (no protocol version or cipher in common, a malformed message).
+    Handshake,
+}
+
+impl TlsFailure {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::CertificateRequired => "the server requires a client certificate",
+            Self::CertificateRejected => "the server refused the client certificate",
+            Self::UnknownIssuer => "the server's certificate is signed by an unknown CA",
+            Self::NameMismatch => "the server's certificate does not match the server name",
+            Self::Expired => "the server's certificate has expired",
+            Self::NotYetValid => "the server's certificate is not valid yet",
+            Self::BadServerCertificate => "the server's certificate is invalid",
+            Self::NotTls => "the server does not speak TLS (a plain http:// port?)",
+            Self::Handshake => "the TLS handshake failed",
+        }
+    }
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
     }
 }
 
@@ -397,7 +478,7 @@ pub enum ConfigError {
         /// The value found.
         value: String,
     },
-    /// A token or CA file could not be read.
+    /// A token, CA, certificate or key file (or the CA directory) could not be read.
     #[error("cannot read {path:?}")]
     File {
         /// The file.
@@ -406,12 +487,36 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The CA file or PEM is not a valid certificate bundle.
-    #[error("invalid CA certificate")]
-    Certificate(#[source] reqwest::Error),
+    /// A CA, client certificate or client key is not usable PEM. The reason never quotes
+    /// the text (it may be a private key).
+    #[error("invalid {what}{}: {reason}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Pem {
+        /// `CA file`, `CA path`, `CA PEM`, `client certificate` or `client key`.
+        what: &'static str,
+        /// The file, when it came from one.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Only one of the client certificate and its key is configured.
+    #[error("both the client certificate and the client key must be given")]
+    ClientCertificate,
+    /// The TLS server name is not a DNS name or IP address.
+    #[error("invalid TLS server name {name:?}")]
+    ServerName {
+        /// The name as given.
+        name: String,
+    },
+    /// The TLS configuration was refused (for example a key that does not match its
+    /// certificate, or a key type rustls cannot sign with).
+    #[error("invalid TLS configuration: {0}")]
+    Tls(#[source] Box<dyn StdError + Send + Sync + 'static>),
     /// The token contains characters that cannot go into an HTTP header.
     #[error("the ACL token is not a valid header value")]
     Token,
+    /// The basic-auth username or password cannot go into an HTTP header.
+    #[error("the HTTP basic-auth credentials are not a valid header value")]
+    HttpAuth,
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
     Http(#[source] reqwest::Error),

@@ -12,7 +12,12 @@
 //!
 //! # Layout
 //!
-//! - [`Client`] and [`ClientConfig`]: construction, token, TLS, timeouts, the request hook.
+//! - [`Client`] and [`ClientConfig`]: construction, the address (`http`, `https`, `unix`),
+//!   token, basic auth, Enterprise namespace and partition, timeouts, the request hook;
+//!   [`ClientConfig::from_env_with`] reads every `CONSUL_*` variable of Consul's CLI.
+//! - [`TlsConfig`] and [`TlsFailure`] (`tls.rs`): CA file or directory, client certificates
+//!   (PKCS#8, PKCS#1 and SEC1 keys), a server-name override, and the one-line cause of a
+//!   failed handshake.
 //! - [`api`]: one module per endpoint group: [`api::session`], [`api::kv`], [`api::txn`],
 //!   [`api::agent`], [`api::catalog`], [`api::health`], [`api::status`].
 //! - [`QueryOptions`] / [`QueryResponse`]: consistency and blocking parameters, index headers.
@@ -75,14 +80,15 @@ mod error;
 mod event;
 mod query;
 mod request;
+mod tls;
 mod transport;
 mod watch;
 
 pub use api::kv::{DeleteOptions, PutOptions};
 pub use api::txn::{TxnFailure, TxnOutcome};
 pub use client::Client;
-pub use config::{ClientConfig, DEFAULT_ADDRESS, RequestHook, TlsConfig, Token};
-pub use error::{ConfigError, Error, ErrorKind, Outcome};
+pub use config::{BasicAuth, ClientConfig, DEFAULT_ADDRESS, RequestHook, TlsConfig, Token};
+pub use error::{ConfigError, Error, ErrorKind, Outcome, TlsFailure};
 pub use event::RequestEvent;
 pub use query::{Consistency, DEFAULT_WAIT, MAX_WAIT, QueryOptions, QueryResponse};
 pub use transport::{

@@ -1,6 +1,7 @@
 //! URL building. Only this crate builds Consul URLs, and only through this module.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -18,8 +19,22 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Query values: the same set (escapes `&`, `=`, `+`, `#`, `%`, space and so on).
 const QUERY_VALUE: &AsciiSet = SEGMENT;
 
-/// Parses and normalises the agent address into a base URL string without a trailing slash.
-pub(crate) fn parse_base(address: &str) -> Result<String, Error> {
+/// Where the agent is: the base URL requests are built on, and the unix socket they go
+/// through, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    /// `http(s)://host:port[/prefix]` without a trailing slash; `http://localhost` for a socket.
+    pub(crate) base: String,
+    /// The socket of a `unix://` address.
+    pub(crate) unix: Option<PathBuf>,
+    /// The address as it should be shown: `base`, or `unix:///path`.
+    pub(crate) display: String,
+}
+
+/// Parses the agent address as Consul's Go client does: `host:port` (taken as `http`),
+/// `http://`, `https://` (optionally with a path prefix for a reverse proxy) or
+/// `unix:///path/to/socket`. Any other scheme is refused.
+pub(crate) fn parse_endpoint(address: &str) -> Result<Endpoint, Error> {
     let address = address.trim();
     let invalid = |reason: &str| -> Error {
         ConfigError::Address {
@@ -28,22 +43,43 @@ pub(crate) fn parse_base(address: &str) -> Result<String, Error> {
         }
         .into()
     };
-    let with_scheme = if address.contains("://") {
-        address.to_owned()
-    } else {
-        format!("http://{address}")
+    if let Some(path) = address.strip_prefix("unix://") {
+        if path.is_empty() {
+            return Err(invalid("missing socket path"));
+        }
+        return Ok(Endpoint {
+            // Requests over a socket still need an authority; Consul ignores it.
+            base: "http://localhost".to_owned(),
+            unix: Some(PathBuf::from(path)),
+            display: address.to_owned(),
+        });
+    }
+    let with_scheme = match address.split_once("://") {
+        Some((scheme, _))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            address.to_owned()
+        }
+        Some((scheme, _)) => {
+            return Err(invalid(&format!(
+                "unknown scheme {scheme:?} (expected http, https or unix)"
+            )));
+        }
+        None => format!("http://{address}"),
     };
     let url = Url::parse(&with_scheme).map_err(|error| invalid(&error.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("the scheme must be http or https"));
-    }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("missing host"));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("query strings and fragments are not allowed"));
     }
-    Ok(with_scheme.trim_end_matches('/').to_owned())
+    let base = with_scheme.trim_end_matches('/').to_owned();
+    Ok(Endpoint {
+        display: base.clone(),
+        base,
+        unix: None,
+    })
 }
 
 /// Checks that `key` maps to a canonical URL path, so Consul's mux does not answer 301.
@@ -224,14 +260,21 @@ mod tests {
     }
 
     #[test]
-    fn base_addresses() {
+    fn endpoints() {
+        let base = |address: &str| parse_endpoint(address).map(|endpoint| endpoint.base);
+        assert_eq!(base("127.0.0.1:8500").unwrap(), "http://127.0.0.1:8500");
+        assert_eq!(base("https://c:8501/").unwrap(), "https://c:8501");
         assert_eq!(
-            parse_base("127.0.0.1:8500").unwrap(),
-            "http://127.0.0.1:8500"
+            base("https://c:8501/consul/").unwrap(),
+            "https://c:8501/consul"
         );
-        assert_eq!(parse_base("https://c:8501/").unwrap(), "https://c:8501");
-        assert!(parse_base("ftp://c").is_err());
-        assert!(parse_base("http://c/?x=1").is_err());
-        assert!(parse_base("unix:///tmp/s").is_err());
+        assert!(base("ftp://c").is_err());
+        assert!(base("http://c/?x=1").is_err());
+        assert!(base("http://").is_err());
+        assert!(base("unix://").is_err());
+        let socket = parse_endpoint("unix:///run/consul/http.sock").unwrap();
+        assert_eq!(socket.base, "http://localhost");
+        assert_eq!(socket.unix, Some(PathBuf::from("/run/consul/http.sock")));
+        assert_eq!(socket.display, "unix:///run/consul/http.sock");
     }
 }

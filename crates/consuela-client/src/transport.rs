@@ -14,7 +14,9 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 
 use crate::config::ClientConfig;
-use crate::error::{BoxError, ConfigError, Error, ErrorKind};
+use crate::error::{BoxError, ConfigError, Error, ErrorKind, TlsFailure};
+use crate::request::parse_endpoint;
+use crate::tls::classify_tls;
 
 /// A complete HTTP request, as built by the client.
 #[derive(Debug, Clone)]
@@ -69,6 +71,8 @@ pub enum TransportErrorKind {
     TooLarge,
     /// No connection slot (`max_connections`) became free in time; nothing was sent.
     Busy,
+    /// The TLS handshake failed, for this reason; Consul read nothing.
+    Tls(TlsFailure),
 }
 
 /// A transport failure. Its source is kept.
@@ -99,6 +103,11 @@ impl TransportError {
             TransportErrorKind::Io => ErrorKind::Transport,
             TransportErrorKind::TooLarge => ErrorKind::TooLarge,
             TransportErrorKind::Busy => ErrorKind::Busy,
+            TransportErrorKind::Tls(failure) => {
+                return Error::new(ErrorKind::Tls)
+                    .with_tls(failure)
+                    .with_source(self.source);
+            }
         };
         Error::new(kind).with_source(self.source)
     }
@@ -132,15 +141,20 @@ pub trait Transport: Send + Sync + fmt::Debug + 'static {
 pub struct HttpTransport {
     client: reqwest::Client,
     max_response_size: Option<usize>,
+    /// Whether a client certificate is configured (tells a refused one from a missing one).
+    client_cert: bool,
 }
 
 impl HttpTransport {
-    /// Builds the transport from the TLS, timeout and pool settings of `config`.
+    /// Builds the transport from the address (a `unix://` socket), TLS, timeout and pool
+    /// settings of `config`. Reads the CA, certificate and key files now.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] when the CA file cannot be read or parsed.
+    /// [`ErrorKind::Config`] for an invalid address, an unreadable or malformed CA,
+    /// certificate or key, a certificate without its key, or an invalid server name.
     pub fn new(config: &ClientConfig) -> Result<Self, Error> {
+        let endpoint = parse_endpoint(&config.address)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.pool_max_idle)
@@ -149,43 +163,16 @@ impl HttpTransport {
             // GET elsewhere. Surface it as an error instead.
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
-            .use_rustls_tls()
+            .use_preconfigured_tls(crate::tls::client_config(&config.tls)?)
             .user_agent(concat!("consuela-client/", env!("CARGO_PKG_VERSION")));
-        let mut pems = Vec::new();
-        if let Some(path) = &config.tls.ca_file {
-            let pem = std::fs::read(path).map_err(|source| ConfigError::File {
-                path: path.clone(),
-                source,
-            })?;
-            pems.push(pem);
-        }
-        if let Some(pem) = &config.tls.ca_pem {
-            pems.push(pem.clone());
-        }
-        for pem in pems {
-            let certificates =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(ConfigError::Certificate)?;
-            if certificates.is_empty() {
-                return Err(ConfigError::File {
-                    path: config.tls.ca_file.clone().unwrap_or_default(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "no PEM certificate found",
-                    ),
-                }
-                .into());
-            }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if config.tls.danger_accept_invalid_certs {
-            builder = builder.danger_accept_invalid_certs(true);
+        if let Some(path) = endpoint.unix {
+            builder = builder.unix_socket(path);
         }
         let client = builder.build().map_err(ConfigError::Http)?;
         Ok(Self {
             client,
             max_response_size: config.max_response_size,
+            client_cert: config.tls.has_client_certificate(),
         })
     }
 }
@@ -204,6 +191,8 @@ impl Transport for HttpTransport {
         }
         let timeout = request.timeout;
         let limit = self.max_response_size;
+        let client_cert = self.client_cert;
+        let classify = move |error| classify(error, client_cert);
         Box::pin(async move {
             // One timer around the whole exchange (headers and body) is cheaper than reqwest's
             // per-request timeout, which also boxes and wraps the response body.
@@ -213,7 +202,7 @@ impl Transport for HttpTransport {
                 let headers = std::mem::take(response.headers_mut());
                 let body = match limit {
                     None => response.bytes().await.map_err(classify)?,
-                    Some(limit) => read_limited(response, limit).await?,
+                    Some(limit) => read_limited(response, limit, classify).await?,
                 };
                 Ok(HttpResponse {
                     status,
@@ -234,6 +223,7 @@ impl Transport for HttpTransport {
 async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
+    classify: impl Fn(reqwest::Error) -> TransportError + Copy,
 ) -> Result<Bytes, TransportError> {
     let too_large = || {
         TransportError::new(
@@ -254,8 +244,16 @@ async fn read_limited(
     Ok(body.freeze())
 }
 
-fn classify(error: reqwest::Error) -> TransportError {
-    let kind = if error.is_connect() {
+fn classify(error: reqwest::Error, client_cert: bool) -> TransportError {
+    // A TLS failure first: with TLS 1.3 a refused client certificate surfaces only when the
+    // answer is read, which would otherwise look like a broken connection (unknown outcome)
+    // although the server never read the request. Only causes that belong to the handshake
+    // count so on a read: any other TLS error after connecting may follow a processed request.
+    let tls = classify_tls(&error, client_cert)
+        .filter(|failure| error.is_connect() || *failure != TlsFailure::Handshake);
+    let kind = if let Some(failure) = tls {
+        TransportErrorKind::Tls(failure)
+    } else if error.is_connect() {
         TransportErrorKind::Connect
     } else if error.is_timeout() {
         TransportErrorKind::Timeout

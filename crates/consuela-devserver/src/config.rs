@@ -9,7 +9,9 @@ use crate::error::Error;
 /// Every field is public and documented with its default, so tests can lower
 /// the time-based knobs (`session_ttl_min`, `session_ttl_multiplier`, ...) and
 /// run expiry scenarios in milliseconds. All knobs exist in real Consul too.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output never shows the ACL master token.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct DevServerConfig {
     /// The agent's node name (`Config.NodeName`, default session node).
@@ -70,6 +72,33 @@ pub struct DevServerConfig {
     /// `tombstone_ttl`). After that a prefix's index may go backwards, as in
     /// Consul (hashicorp/consul#577). Default 15 min.
     pub tombstone_ttl: Duration,
+}
+
+impl std::fmt::Debug for DevServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevServerConfig")
+            .field("node_name", &self.node_name)
+            .field("node_id", &self.node_id)
+            .field("extra_nodes", &self.extra_nodes)
+            .field("datacenter", &self.datacenter)
+            .field("acl_token", &self.acl_token.as_ref().map(|_| "<redacted>"))
+            .field("acl_default_allow", &self.acl_default_allow)
+            .field("acl_enforce_version_8", &self.acl_enforce_version_8)
+            .field("session_ttl_min", &self.session_ttl_min)
+            .field("session_ttl_max", &self.session_ttl_max)
+            .field("session_ttl_multiplier", &self.session_ttl_multiplier)
+            .field("lock_delay_max", &self.lock_delay_max)
+            .field("max_value_size", &self.max_value_size)
+            .field("txn_max_ops", &self.txn_max_ops)
+            .field("txn_max_req_len", &self.txn_max_req_len)
+            .field("max_body_size", &self.max_body_size)
+            .field("default_query_time", &self.default_query_time)
+            .field("max_query_time", &self.max_query_time)
+            .field("check_interval_min", &self.check_interval_min)
+            .field("enable_script_checks", &self.enable_script_checks)
+            .field("tombstone_ttl", &self.tombstone_ttl)
+            .finish()
+    }
 }
 
 impl Default for DevServerConfig {
@@ -168,5 +197,18 @@ impl DevServerConfig {
             return bad("need 0 < default_query_time <= max_query_time");
         }
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_master_token() {
+        let config = DevServerConfig::default().with_acl_token("m4st3r-t0k3n");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("m4st3r-t0k3n"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
     }
 }

@@ -10,4 +10,7 @@ pub enum Error {
     /// The configuration breaks a rule (see [`DevServerConfig::validate`](crate::DevServerConfig::validate)).
     #[error("invalid dev server configuration: {0}")]
     Config(String),
+    /// The TLS certificate, key or client CA is unusable (the reason never quotes a key).
+    #[error("invalid dev server TLS settings: {0}")]
+    Tls(String),
 }

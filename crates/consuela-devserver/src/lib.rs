@@ -18,8 +18,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! or test handlers without a socket through [`router`] and
-//! `tower::ServiceExt::oneshot`.
+//! over HTTPS with [`DevServer::bind_tls`] and a [`DevServerTls`] (optionally
+//! requiring client certificates, as an agent's `verify_incoming`), on a unix
+//! socket with [`DevServer::bind_unix`], or test handlers without a socket
+//! through [`router`] and `tower::ServiceExt::oneshot`.
 //!
 //! # Endpoints
 //!
@@ -171,9 +173,11 @@
 //! # Layout
 //!
 //! - `config.rs` — [`DevServerConfig`] and its defaults.
-//! - `server.rs` — [`DevServer`]: accept loop (hyper HTTP/1.1 with Go-style
-//!   header case), graceful shutdown through a `CancellationToken` and a
-//!   `TaskTracker`.
+//! - `server.rs` — [`DevServer`]: TCP, TLS and unix-socket listeners
+//!   ([`Listen`]), the accept loop (hyper HTTP/1.1 with Go-style header case),
+//!   graceful shutdown through a `CancellationToken` and a `TaskTracker`.
+//! - `tls.rs` — [`DevServerTls`]: certificate, key and client CA (PEM), and
+//!   `verify_incoming`, as a Consul agent's TLS settings.
 //! - `state.rs` — [`ServerState`]: the single mutex, the `Locked` guard that
 //!   ends writes and wakes watchers, the timer task; `state/index.rs` (global
 //!   and table indexes), `state/kv.rs` (entries, tombstones, lock-delays),
@@ -204,9 +208,11 @@ mod http;
 mod policy;
 mod server;
 mod state;
+mod tls;
 
 pub use config::DevServerConfig;
 pub use error::Error;
 pub use http::router;
-pub use server::DevServer;
+pub use server::{DevServer, Listen};
 pub use state::ServerState;
+pub use tls::DevServerTls;

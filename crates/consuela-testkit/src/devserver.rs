@@ -68,6 +68,26 @@ impl ConsulTarget {
             .unwrap_or_else(|| panic!("cannot resolve {authority:?} from {}", self.url))
     }
 
+    /// A client configuration for this target: the URL and token, and for a real Consul
+    /// every other `CONSUL_*` variable too (CA, client certificate, server name, basic auth,
+    /// Enterprise namespace), so the suites also run against an agent that requires TLS.
+    ///
+    /// # Panics
+    ///
+    /// When a `CONSUL_*` variable is malformed.
+    pub fn client_config(&self) -> consuela_client::ClientConfig {
+        let mut config = if self.is_real() {
+            consuela_client::ClientConfig::from_env()
+                .unwrap_or_else(|error| panic!("invalid CONSUL_* variables: {error}"))
+        } else {
+            consuela_client::ClientConfig::default()
+        };
+        config.address.clone_from(&self.url);
+        config.token = self.token.clone().map(Into::into);
+        config.token_file = None;
+        config
+    }
+
     /// Stops the in-process server, if any.
     pub async fn shutdown(self) {
         if let Some(server) = self.devserver {
@@ -88,12 +108,11 @@ pub async fn consul_target() -> ConsulTarget {
             .ok()
             .filter(|value| !value.trim().is_empty())
     };
-    if let Some(address) = nonempty("CONSUL_HTTP_ADDR") {
-        let url = if address.contains("://") {
-            address
-        } else {
-            format!("http://{address}")
-        };
+    if nonempty("CONSUL_HTTP_ADDR").is_some() {
+        // As Consul's CLI reads it (CONSUL_HTTP_SSL, unix:// sockets).
+        let url = consuela_client::ClientConfig::from_env()
+            .unwrap_or_else(|error| panic!("invalid CONSUL_* variables: {error}"))
+            .address;
         return ConsulTarget {
             url,
             token: nonempty("CONSUL_HTTP_TOKEN"),

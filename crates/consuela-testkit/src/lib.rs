@@ -11,11 +11,14 @@
 //! - [`wait_until`], [`wait_for`], [`wait_watch`]: bounded waits that panic with the last
 //!   observed value.
 //! - [`trace_init`]: one `tracing` subscriber per test binary.
+//! - [`tls`]: test certificates (a CA, server and client certificates, every key format) and
+//!   scratch directories.
 //! - [`safety`]: the Jepsen-style safety run (member processes, faults, history, checker).
 
 mod devserver;
 mod proxy;
 pub mod safety;
+pub mod tls;
 mod trace;
 mod wait;
 

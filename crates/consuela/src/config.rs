@@ -205,6 +205,12 @@ impl Config {
         if self.consul.token.is_some() && self.consul.token_file.is_some() {
             return Err(ConfigError::TokenConflict);
         }
+        if self.consul.ca_file.is_some() && self.consul.tls.ca_file.is_some() {
+            return Err(ConfigError::CaFileConflict);
+        }
+        if self.consul.tls.cert_file.is_some() != self.consul.tls.key_file.is_some() {
+            return Err(ConfigError::ClientCertificate);
+        }
         self.reaper
             .retry
             .validate()
@@ -291,9 +297,24 @@ pub struct ConsulConfig {
     /// Timeout of a whole non-blocking request. Default 5 s.
     #[serde(default = "defaults::request_timeout", with = "duration")]
     pub request_timeout: Duration,
-    /// A PEM file with the CA that signs Consul's certificate.
+    /// A PEM file with the CA that signs Consul's certificate; the same as
+    /// [`ConsulTlsConfig::ca_file`] (set one of them).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// TLS settings for an `https://` agent (`[consul.tls]`).
+    #[serde(default)]
+    pub tls: ConsulTlsConfig,
+    /// HTTP basic authentication, `user:password` (a reverse proxy in front of
+    /// Consul may ask for it; Consul ignores it). Never logged.
+    #[serde(default)]
+    pub http_auth: Option<String>,
+    /// Consul Enterprise namespace, sent as `?ns=` (not consuela's key prefix,
+    /// which is the top-level [`Config::namespace`]). Default none.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Consul Enterprise admin partition, sent as `?partition=`. Default none.
+    #[serde(default)]
+    pub partition: Option<String>,
     /// At most this many requests in flight at once (so at most this many
     /// connections). Blocking queries (the session watch, singletons'
     /// standbys, watches) each hold one while they wait. Default: no limit.
@@ -316,6 +337,10 @@ impl std::fmt::Debug for ConsulConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("ca_file", &self.ca_file)
+            .field("tls", &self.tls)
+            .field("http_auth", &self.http_auth.as_ref().map(|_| "<redacted>"))
+            .field("namespace", &self.namespace)
+            .field("partition", &self.partition)
             .field("max_connections", &self.max_connections)
             .field("max_response_size", &self.max_response_size)
             .finish()
@@ -333,7 +358,18 @@ impl ConsulConfig {
         c.datacenter.clone_from(&self.datacenter);
         c.connect_timeout = self.connect_timeout;
         c.request_timeout = self.request_timeout;
-        c.tls.ca_file.clone_from(&self.ca_file);
+        c.tls.ca_file = self.tls.ca_file.clone().or_else(|| self.ca_file.clone());
+        c.tls.ca_path.clone_from(&self.tls.ca_path);
+        c.tls.client_cert.clone_from(&self.tls.cert_file);
+        c.tls.client_key.clone_from(&self.tls.key_file);
+        c.tls.server_name.clone_from(&self.tls.server_name);
+        c.tls.danger_accept_invalid_certs = !self.tls.verify;
+        c.http_auth = self
+            .http_auth
+            .as_deref()
+            .map(consuela_client::BasicAuth::parse);
+        c.namespace.clone_from(&self.namespace);
+        c.partition.clone_from(&self.partition);
         c.max_connections = self.max_connections;
         c.max_response_size = self.max_response_size;
         c
@@ -350,8 +386,54 @@ impl Default for ConsulConfig {
             connect_timeout: defaults::connect_timeout(),
             request_timeout: defaults::request_timeout(),
             ca_file: None,
+            tls: ConsulTlsConfig::default(),
+            http_auth: None,
+            namespace: None,
+            partition: None,
             max_connections: None,
             max_response_size: None,
+        }
+    }
+}
+
+/// TLS settings for an `https://` Consul agent (`[consul.tls]`), with the
+/// meaning of Consul's `CONSUL_CACERT`, `CONSUL_CAPATH`, `CONSUL_CLIENT_CERT`,
+/// `CONSUL_CLIENT_KEY`, `CONSUL_TLS_SERVER_NAME` and `CONSUL_HTTP_SSL_VERIFY`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsulTlsConfig {
+    /// A PEM file with the CAs that sign Consul's certificate. With a CA (file
+    /// or path) only these are trusted; without, the Mozilla root set.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// A directory of PEM files with trusted CAs.
+    #[serde(default)]
+    pub ca_path: Option<PathBuf>,
+    /// The client certificate (PEM) for agents with `verify_incoming`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Check Consul's certificate against this name instead of the URL's
+    /// host, e.g. `server.dc1.consul`.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Check Consul's certificate at all. Default `true`; `false` only for
+    /// tests.
+    #[serde(default = "defaults::yes")]
+    pub verify: bool,
+}
+
+impl Default for ConsulTlsConfig {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            ca_path: None,
+            cert_file: None,
+            key_file: None,
+            server_name: None,
+            verify: true,
         }
     }
 }
@@ -599,6 +681,12 @@ pub enum ConfigError {
     /// Both `consul.token` and `consul.token_file` are set.
     #[error("set consul.token or consul.token_file, not both")]
     TokenConflict,
+    /// Both `consul.ca_file` and `consul.tls.ca_file` are set.
+    #[error("set consul.ca_file or consul.tls.ca_file, not both")]
+    CaFileConflict,
+    /// Only one of `consul.tls.cert_file` and `consul.tls.key_file` is set.
+    #[error("consul.tls.cert_file and consul.tls.key_file go together")]
+    ClientCertificate,
     /// A retry policy is unbounded or malformed.
     #[error("invalid {component} retry policy: {reason}")]
     Retry {

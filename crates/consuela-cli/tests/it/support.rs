@@ -108,7 +108,15 @@ pub(crate) fn bare(args: &[&str]) -> Command {
         "CONSUL_HTTP_TOKEN",
         "CONSUL_HTTP_TOKEN_FILE",
         "CONSUL_HTTP_SSL",
+        "CONSUL_HTTP_SSL_VERIFY",
+        "CONSUL_HTTP_AUTH",
         "CONSUL_CACERT",
+        "CONSUL_CAPATH",
+        "CONSUL_CLIENT_CERT",
+        "CONSUL_CLIENT_KEY",
+        "CONSUL_TLS_SERVER_NAME",
+        "CONSUL_NAMESPACE",
+        "CONSUL_PARTITION",
     ] {
         command.env_remove(var);
     }

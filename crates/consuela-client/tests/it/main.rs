@@ -17,3 +17,4 @@ mod t08_faults;
 mod t09_catalog_health;
 mod t10_events;
 mod t11_limits;
+mod t12_tls;

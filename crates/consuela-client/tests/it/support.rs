@@ -26,10 +26,11 @@ impl Env {
     /// A client with a non-default config against the same target.
     pub(crate) fn client_with(&self, config: ClientConfig) -> Client {
         let mut config = config;
-        config.address = self.target.url.clone();
-        if let Some(token) = &self.target.token {
-            config = config.token(token.as_str());
-        }
+        let target = self.target.client_config();
+        config.address = target.address;
+        config.token = target.token;
+        config.tls = target.tls;
+        config.http_auth = target.http_auth;
         Client::new(config).expect("client")
     }
 
@@ -82,10 +83,9 @@ pub(crate) fn unique(name: &str) -> String {
 pub(crate) async fn env(test: &str) -> Env {
     trace_init();
     let target = consul_target().await;
-    let mut config = ClientConfig::new(target.url.clone()).request_timeout(Duration::from_secs(10));
-    if let Some(token) = &target.token {
-        config = config.token(token.as_str());
-    }
+    let config = target
+        .client_config()
+        .request_timeout(Duration::from_secs(10));
     let client = Client::new(config).expect("client");
     let prefix = format!("consuela-it/{}/", unique(test));
     Env {

@@ -235,3 +235,46 @@ fn debug_never_shows_the_token() {
     c.consul.token = Some("s3cr3t".into());
     assert!(!format!("{c:?}").contains("s3cr3t"));
 }
+
+#[test]
+fn the_consul_tls_section_reaches_the_client_config() {
+    let c = Config::from_toml(
+        "nodename = \"n\"\nnamespace = \"x\"\n[consul]\nurl = \"https://c:8501\"\n\
+         http_auth = \"alice:pw\"\nnamespace = \"team\"\npartition = \"p\"\n\
+         [consul.tls]\nca_path = \"/ca.d\"\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n\
+         server_name = \"server.dc1.consul\"\nverify = false\n",
+    )
+    .unwrap();
+    let client = c.client_config();
+    assert_eq!(
+        client.tls.ca_path.as_deref(),
+        Some(std::path::Path::new("/ca.d"))
+    );
+    assert_eq!(
+        client.tls.client_cert.as_deref(),
+        Some(std::path::Path::new("/c.pem"))
+    );
+    assert_eq!(
+        client.tls.client_key.as_deref(),
+        Some(std::path::Path::new("/k.pem"))
+    );
+    assert_eq!(client.tls.server_name.as_deref(), Some("server.dc1.consul"));
+    assert!(client.tls.danger_accept_invalid_certs);
+    assert_eq!(client.namespace.as_deref(), Some("team"));
+    assert_eq!(client.partition.as_deref(), Some("p"));
+    let auth = client.http_auth.unwrap();
+    assert_eq!((auth.username(), auth.expose_password()), ("alice", "pw"));
+    assert!(!format!("{c:?}").contains("alice:pw"));
+
+    let mut c = Config::new("n", "x");
+    c.consul.ca_file = Some("/a.pem".into());
+    assert_eq!(
+        c.client_config().tls.ca_file.as_deref(),
+        Some(std::path::Path::new("/a.pem"))
+    );
+    c.consul.tls.ca_file = Some("/b.pem".into());
+    assert!(matches!(c.validate(), Err(ConfigError::CaFileConflict)));
+    let mut c = Config::new("n", "x");
+    c.consul.tls.cert_file = Some("/c.pem".into());
+    assert!(matches!(c.validate(), Err(ConfigError::ClientCertificate)));
+}

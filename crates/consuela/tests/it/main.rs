@@ -14,3 +14,4 @@ mod t70_singleton;
 mod t80_presence;
 mod t90_unavailable;
 mod t95_server_failures;
+mod t96_tls;

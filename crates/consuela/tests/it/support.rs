@@ -188,6 +188,11 @@ impl Events {
         self.0.lock().unwrap().iter().find_map(pick)
     }
 
+    /// Every event so far.
+    pub(crate) fn all(&self) -> Vec<Event> {
+        self.0.lock().unwrap().clone()
+    }
+
     pub(crate) fn count(&self, matches: impl Fn(&Event) -> bool) -> usize {
         self.0.lock().unwrap().iter().filter(|e| matches(e)).count()
     }
