@@ -117,6 +117,7 @@
 //! | `PUT /_dev/fault/no-leader?count=N` | the next N `/v1/` requests do | [`ServerState::set_no_leader`]`(Some(n))` |
 //! | `DELETE /_dev/fault/no-leader` | stop | [`ServerState::clear_no_leader`] |
 //! | `PUT /_dev/fault/election?duration=15s` | hold a leader election that long: requests a follower forwards to the leader answer 500 `No cluster leader`, no session TTL fires, and at the end every session's TTL timer restarts from scratch, as a new leader's do | [`ServerState::hold_election`] |
+//! | `PUT /_dev/fault/agent-restart?duration=5s` | restart the agent: its listener closes that long (connections refused), open connections are cut, then it listens again on the same address with its state intact (session timers keep running, as on the servers) | [`ServerState::restart_agent`] |
 //! | `PUT /_dev/fault/latency?ms=N` | delay every `/v1/` response by N ms (0 or `DELETE` clears) | [`ServerState::set_latency`] |
 //! | `PUT /_dev/ttl/pause`, `PUT /_dev/ttl/resume` | stop / restart session- and check-TTL expiry (overdue ones fire on resume) | [`ServerState::pause_ttl`] |
 //! | `PUT /_dev/fault/reset` | clear no-leader, an election, latency and a TTL pause | [`ServerState::reset_faults`] |

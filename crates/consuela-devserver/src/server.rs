@@ -188,6 +188,11 @@ impl DevServer {
         self.state.hold_election(length);
     }
 
+    /// See [`ServerState::restart_agent`].
+    pub fn restart_agent(&self, down: Duration) {
+        self.state.restart_agent(down);
+    }
+
     /// See [`ServerState::pause_ttl`].
     pub fn pause_ttl(&self, paused: bool) {
         self.state.pause_ttl(paused);
@@ -223,13 +228,22 @@ enum Listener {
 /// How long a client may take over its TLS handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn accept_loop(state: ServerState, listener: Listener) {
+async fn accept_loop(state: ServerState, mut listener: Listener) {
     let shutdown = state.shared.shutdown.clone();
     let app = crate::http::router(state.clone());
+    let mut restarts = state.shared.faults.restarts.subscribe();
     loop {
         let accepted = tokio::select! {
             r = accept(&listener) => r,
             () = shutdown.cancelled() => return,
+            Ok(()) = restarts.changed() => {
+                let back = *restarts.borrow_and_update();
+                match restart(listener, back, &shutdown).await {
+                    Some(again) => listener = again,
+                    None => return,
+                }
+                continue;
+            }
         };
         let connection = match accepted {
             Ok(x) => x,
@@ -241,13 +255,16 @@ async fn accept_loop(state: ServerState, listener: Listener) {
             }
         };
         let app = app.clone();
-        let shutdown = shutdown.clone();
+        let cut = Cut {
+            shutdown: shutdown.clone(),
+            restarts: state.shared.faults.restarts.subscribe(),
+        };
         match connection {
             Accepted::Tcp(stream, peer, None) => {
                 state
                     .shared
                     .tracker
-                    .spawn(serve_connection(stream, Some(peer), app, shutdown));
+                    .spawn(serve_connection(stream, Some(peer), app, cut));
             }
             Accepted::Tcp(stream, peer, Some(acceptor)) => {
                 state.shared.tracker.spawn(async move {
@@ -267,19 +284,65 @@ async fn accept_loop(state: ServerState, listener: Listener) {
                                 return;
                             }
                         },
-                        () = shutdown.cancelled() => return,
+                        () = cut.shutdown.cancelled() => return,
                     };
-                    serve_connection(stream, Some(peer), app, shutdown).await;
+                    serve_connection(stream, Some(peer), app, cut).await;
                 });
             }
             Accepted::Unix(stream) => {
                 state
                     .shared
                     .tracker
-                    .spawn(serve_connection(stream, None, app, shutdown));
+                    .spawn(serve_connection(stream, None, app, cut));
             }
         }
     }
+}
+
+/// An agent restart: closes the listener until `back`, then binds the same
+/// address again. `None` when the server shut down meanwhile or the address
+/// cannot be bound again.
+async fn restart(
+    listener: Listener,
+    back: Option<tokio::time::Instant>,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Option<Listener> {
+    let (addr, acceptor) = match &listener {
+        Listener::Tcp(l, acceptor) => (Ok(l.local_addr().ok()?), acceptor.clone()),
+        Listener::Unix(l) => (Err(l.local_addr().ok()?.as_pathname()?.to_path_buf()), None),
+    };
+    drop(listener);
+    if let Err(path) = &addr {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!("agent restarting");
+    tokio::select! {
+        () = tokio::time::sleep_until(back.unwrap_or_else(tokio::time::Instant::now)) => {}
+        () = shutdown.cancelled() => return None,
+    }
+    let bound = match addr {
+        Ok(addr) => TcpListener::bind(addr)
+            .await
+            .map(|l| Listener::Tcp(l, acceptor)),
+        Err(path) => UnixListener::bind(path).map(Listener::Unix),
+    };
+    match bound {
+        Ok(listener) => {
+            tracing::info!("agent back");
+            Some(listener)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen again after the agent restart");
+            None
+        }
+    }
+}
+
+/// What ends a connection: the server's shutdown (gracefully) or an agent
+/// restart (abruptly, as a killed process would).
+struct Cut {
+    shutdown: tokio_util::sync::CancellationToken,
+    restarts: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
 }
 
 enum Accepted {
@@ -298,12 +361,8 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     }
 }
 
-async fn serve_connection<S>(
-    stream: S,
-    peer: Option<SocketAddr>,
-    app: axum::Router,
-    shutdown: tokio_util::sync::CancellationToken,
-) where
+async fn serve_connection<S>(stream: S, peer: Option<SocketAddr>, app: axum::Router, mut cut: Cut)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -330,9 +389,11 @@ async fn serve_connection<S>(
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         }
-        () = shutdown.cancelled() => {
+        () = cut.shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+        // Dropped mid-request: the client sees the connection reset.
+        Ok(()) = cut.restarts.changed() => {}
     }
 }

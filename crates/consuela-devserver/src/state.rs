@@ -441,6 +441,23 @@ impl ServerState {
         g.restart_session_timers(Instant::now(), &self.shared.config);
     }
 
+    /// Restarts the agent, as `systemctl restart consul` does to a client
+    /// agent: its HTTP listener closes for `down` (connections are refused)
+    /// and every open connection is cut, in-flight requests and blocking
+    /// queries included; then it listens again on the same address. Its
+    /// state survives (an agent reloads its services and checks from its
+    /// data directory), and the servers' session timers go on running.
+    /// The cut comes just after this call returns, so an HTTP request that
+    /// asked for it still gets its answer.
+    pub fn restart_agent(&self, down: Duration) {
+        let state = self.clone();
+        self.shared.tracker.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let back = Instant::now() + down;
+            state.shared.faults.restarts.send_replace(Some(back));
+        });
+    }
+
     /// Clears every fault: no-leader, an election, latency, and a TTL pause.
     pub fn reset_faults(&self) {
         self.end_election(None);

@@ -72,7 +72,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     live.wait_for(|m| m.len() == 2).await?;
     let after = round(200).await?;
     println!("api-3 left: {after:?}");
-    assert!(!after.contains_key("api-3"), "a member that left got requests");
+    assert!(
+        !after.contains_key("api-3"),
+        "a member that left got requests"
+    );
 
     for member in members {
         member.shutdown().await?;

@@ -90,9 +90,9 @@ mod keeper;
 mod reaper;
 
 // The registry and what builds on it.
-pub mod discovery;
 #[cfg(feature = "tower")]
 pub mod discover;
+pub mod discovery;
 pub mod prelude;
 pub mod presence;
 pub mod registry;

@@ -77,6 +77,22 @@ pub(crate) async fn handle(
                 ),
             }
         }
+        ("fault/agent-restart", &Method::PUT) => {
+            let down = q
+                .get("duration")
+                .and_then(|d| consuela_wire::parse_go_duration(d).ok())
+                .and_then(|ns| u64::try_from(ns).ok());
+            match down {
+                Some(ns) => {
+                    state.restart_agent(Duration::from_nanos(ns));
+                    json(&true)
+                }
+                _ => text(
+                    StatusCode::BAD_REQUEST,
+                    "duration must be a Go duration such as 5s",
+                ),
+            }
+        }
         ("ttl/pause", &Method::PUT) => {
             state.pause_ttl(true);
             json(&true)
@@ -90,8 +106,14 @@ pub(crate) async fn handle(
             json(&true)
         }
         (
-            "state" | "fault/no-leader" | "fault/election" | "fault/latency" | "ttl/pause"
-            | "ttl/resume" | "fault/reset",
+            "state"
+            | "fault/no-leader"
+            | "fault/election"
+            | "fault/agent-restart"
+            | "fault/latency"
+            | "ttl/pause"
+            | "ttl/resume"
+            | "fault/reset",
             _,
         ) => not_allowed(),
         _ => super::empty(StatusCode::NOT_FOUND),

@@ -8,13 +8,28 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Fault knobs, readable without the state lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Faults {
     /// 0 = off, -1 = every request, n > 0 = the next n requests.
     pub(crate) no_leader: AtomicI64,
     pub(crate) latency_ms: AtomicU64,
     /// When the election in progress ends (`/_dev/fault/election`).
     pub(crate) election: Mutex<Option<Instant>>,
+    /// Bumped by each agent restart (`/_dev/fault/agent-restart`), with
+    /// when the agent is back: the listener closes until then and every
+    /// open connection is cut.
+    pub(crate) restarts: tokio::sync::watch::Sender<Option<Instant>>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            no_leader: AtomicI64::new(0),
+            latency_ms: AtomicU64::new(0),
+            election: Mutex::new(None),
+            restarts: tokio::sync::watch::Sender::new(None),
+        }
+    }
 }
 
 impl Faults {

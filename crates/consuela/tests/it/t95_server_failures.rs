@@ -268,3 +268,48 @@ async fn wait_for_token(leader: &consuela::singleton::SingletonHandle) -> consue
         other => unreachable!("waited for Leader, got {other:?}"),
     }
 }
+
+/// An agent restart (its HTTP listener gone for a while, open connections
+/// cut, the servers' session timers running on) shorter than the keeper's
+/// margin loses no name, and the session watch resumes after it.
+#[tokio::test]
+async fn an_agent_restart_within_the_margin_loses_no_name() {
+    let cluster = Cluster::start().await;
+    let Some(server) = cluster.target.devserver.as_ref().map(|s| s.state().clone()) else {
+        // A real agent cannot be restarted from a test.
+        return cluster.shutdown().await;
+    };
+    let ns = namespace("agent-restart");
+    let mut config = cluster.config(0, &ns);
+    config.session.ttl = Duration::from_secs(4);
+    config.keeper.interval = Interval::default();
+    let renewals = Renewals::default();
+    let registry = Registry::builder(config)
+        .pulse(renewals.pulse())
+        .start()
+        .await
+        .unwrap();
+    let held = registry
+        .register("through-restart", Contact::default())
+        .await
+        .unwrap();
+    let down = Duration::from_millis(2500);
+    server.restart_agent(down);
+    let client = cluster.client();
+    wait_until(SOON, "the agent refuses connections", || async {
+        client.agent().self_().await.is_err()
+    })
+    .await;
+    let restarted = Instant::now();
+    wait_until(SOON, "the agent is back and renewals go on", || async {
+        renewals.any_after(restarted + down)
+    })
+    .await;
+    assert_eq!(registry.state(), State::Running);
+    assert!(!held.is_lost());
+    let holder = registry.whereis(held.name()).await.unwrap();
+    assert_eq!(holder.map(|h| h.id), Some(held.id().clone()));
+    held.unregister().await.unwrap();
+    registry.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
