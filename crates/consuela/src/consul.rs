@@ -60,13 +60,33 @@ impl Consul {
         self.client.kv().watch_prefix(prefix, config)
     }
 
-    /// Creates a session whose writes are batched within `limits`.
+    /// Creates a session whose writes are batched within `limits`. While
+    /// Consul has no leader (an election: it refuses before creating
+    /// anything) it tries again with a back-off for up to `wait`.
     pub(crate) async fn create_session(
         &self,
         request: &SessionRequest,
         limits: Limits,
+        wait: Duration,
     ) -> Result<Session, Error> {
-        let id = self.client.session().create(request).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut backoff = Duration::from_millis(50);
+        let id = loop {
+            match self.client.session().create(request).await {
+                Err(e)
+                    if e.kind() == consuela_client::ErrorKind::NoLeader
+                        && tokio::time::Instant::now() + backoff < deadline =>
+                {
+                    tracing::warn!(
+                        gives_up_in = ?deadline.saturating_duration_since(tokio::time::Instant::now()),
+                        "Consul has no leader; waiting to create the session"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                created => break created?,
+            }
+        };
         Ok(Session {
             consul: self.clone(),
             id,

@@ -188,3 +188,21 @@ async fn a_command_that_cannot_be_executed_exits_126_and_releases_the_name() {
     assert_eq!(out.code, 126, "{out:?}");
     env.wait_whereis("r/noexec", |code| code == 1).await;
 }
+
+/// During a Consul leader election the session and the registration wait
+/// for the new leader (within registry.registration_timeout), and say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_waits_through_a_short_leader_election() {
+    let env = Env::start().await;
+    env.server
+        .hold_election(std::time::Duration::from_millis(700));
+    let out = env
+        .output(&["run", "r/election", "--", "echo", "ran"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), "ran");
+    assert!(
+        out.stderr.contains("Consul has no leader; waiting"),
+        "{out:?}"
+    );
+}

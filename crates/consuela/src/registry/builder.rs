@@ -147,7 +147,11 @@ impl RegistryBuilder {
         let sent = Instant::now();
         let limits = Limits::new(config.registry.max_batch);
         let session = match consul
-            .create_session(&session_request(&config), limits)
+            .create_session(
+                &session_request(&config),
+                limits,
+                config.registry.registration_timeout,
+            )
             .await
         {
             Ok(session) => session,
