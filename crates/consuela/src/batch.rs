@@ -318,8 +318,16 @@ async fn send(client: &Client, batch: Vec<Job>) -> Vec<Job> {
         }
         return Vec::new();
     }
-    let ops: Vec<TxnOp> = batch.iter().map(|job| job.op.clone()).collect();
+    // Moved out rather than cloned; put back for the ops sent again.
+    let mut batch = batch;
+    let ops: Vec<TxnOp> = batch
+        .iter_mut()
+        .map(|job| std::mem::take(&mut job.op))
+        .collect();
     let outcome = client.txn().execute(&ops).await;
+    for (job, op) in batch.iter_mut().zip(ops) {
+        job.op = op;
+    }
     answer(batch, outcome)
 }
 
