@@ -3,11 +3,12 @@
 //!
 //! Consul commits one transaction of up to 64 operations for about the cost
 //! of one single write, so registrations are bound by requests, not by
-//! Consul. An operation that finds nothing in flight goes out at once,
-//! alone, from the caller's own task (no added latency, no hand-off);
-//! operations submitted while a transaction is in flight queue, and the
-//! caller whose transaction ends first sends them together in the next one
-//! from a short-lived task.
+//! Consul. An operation that finds fewer than `max_in_flight` transactions
+//! in flight goes out at once, alone, from the caller's own task (no added
+//! latency, no hand-off); operations submitted while that many are in
+//! flight queue, and the caller whose transaction ends first sends them
+//! together in the next one from a short-lived task. A few transactions in
+//! flight (4 by default) keep light loads unbatched and pipeline heavy ones.
 //!
 //! Consul applies a transaction atomically and lists every operation that
 //! failed, so per-operation answers stay exact: a failed operation gets its
@@ -67,12 +68,12 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    /// Batches of up to `max_ops` operations.
-    pub(crate) fn new(max_ops: usize) -> Self {
+    /// Batches of up to `max_ops` operations, `max_in_flight` at a time.
+    pub(crate) fn new(max_ops: usize, max_in_flight: usize) -> Self {
         Self {
             max_ops: max_ops.max(1),
             max_bytes: 256 * 1024,
-            max_in_flight: MAX_IN_FLIGHT,
+            max_in_flight: max_in_flight.max(1),
         }
     }
 
@@ -84,9 +85,6 @@ impl Limits {
         }
     }
 }
-
-/// Transactions in flight at once: the next batch fills while one is out.
-const MAX_IN_FLIGHT: usize = 1;
 
 struct Job {
     op: TxnOp,
@@ -527,8 +525,9 @@ mod tests {
 
     #[test]
     fn batching_off_never_limits_the_requests_in_flight() {
-        assert_eq!(Limits::new(1).in_flight(), usize::MAX);
-        assert_eq!(Limits::new(64).in_flight(), MAX_IN_FLIGHT);
-        assert_eq!(Limits::new(0).max_ops, 1);
+        assert_eq!(Limits::new(1, 4).in_flight(), usize::MAX);
+        assert_eq!(Limits::new(64, 4).in_flight(), 4);
+        assert_eq!(Limits::new(0, 0).max_ops, 1);
+        assert_eq!(Limits::new(64, 0).in_flight(), 1);
     }
 }

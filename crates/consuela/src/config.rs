@@ -227,6 +227,9 @@ impl Config {
         if self.registry.max_batch == 0 {
             return Err(ConfigError::ZeroLimit("registry.max_batch"));
         }
+        if self.registry.max_batches_in_flight == 0 {
+            return Err(ConfigError::ZeroLimit("registry.max_batches_in_flight"));
+        }
         if self.consul.max_connections == Some(0) {
             return Err(ConfigError::ZeroLimit("consul.max_connections"));
         }
@@ -613,6 +616,12 @@ pub struct RegistryConfig {
     /// operations per transaction; 1 sends each on its own. Default 64.
     #[serde(default = "defaults::max_batch")]
     pub max_batch: usize,
+    /// How many of those transactions may be in flight at once; an
+    /// operation goes out on its own while fewer are. Default 4, the best
+    /// measured on the dev server (1 halves throughput at 2 to 8 in flight;
+    /// 8 makes batches smaller without more throughput).
+    #[serde(default = "defaults::max_batches_in_flight")]
+    pub max_batches_in_flight: usize,
 }
 
 impl Default for RegistryConfig {
@@ -620,6 +629,7 @@ impl Default for RegistryConfig {
         Self {
             registration_timeout: defaults::registration_timeout(),
             max_batch: defaults::max_batch(),
+            max_batches_in_flight: defaults::max_batches_in_flight(),
         }
     }
 }
@@ -738,6 +748,9 @@ mod defaults {
     /// Consul's `maxTxnOps`.
     pub(super) fn max_batch() -> usize {
         64
+    }
+    pub(super) fn max_batches_in_flight() -> usize {
+        4
     }
 }
 

@@ -145,7 +145,10 @@ impl RegistryBuilder {
             None => None,
         };
         let sent = Instant::now();
-        let limits = Limits::new(config.registry.max_batch);
+        let limits = Limits::new(
+            config.registry.max_batch,
+            config.registry.max_batches_in_flight,
+        );
         let session = match consul
             .create_session(
                 &session_request(&config),

@@ -34,7 +34,11 @@ async fn counting(config: consuela::Config) -> (Registry, Arc<AtomicUsize>) {
 async fn concurrent_registrations_share_transactions() {
     let cluster = Cluster::start().await;
     let ns = namespace("batched");
-    let (batched, batched_txns) = counting(cluster.config(0, &ns)).await;
+    // One transaction in flight at a time, so that the counts below are exact
+    // (by default four go out unbatched before operations queue).
+    let mut config = cluster.config(0, &ns);
+    config.registry.max_batches_in_flight = 1;
+    let (batched, batched_txns) = counting(config).await;
     let mut config = cluster.config(1, &ns);
     config.registry.max_batch = 1;
     let (single, single_txns) = counting(config).await;
