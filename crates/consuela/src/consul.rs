@@ -112,8 +112,13 @@ impl Session {
 
     /// Acquires `key` with one `/v1/txn` `lock` op, which (unlike
     /// `PUT ?acquire`) answers with the key's new `ModifyIndex`.
-    pub(crate) async fn acquire(&self, key: &str, value: Vec<u8>) -> Result<Acquired, Error> {
-        let op = txn::lock(key, value, &self.id);
+    pub(crate) async fn acquire(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        flags: u64,
+    ) -> Result<Acquired, Error> {
+        let op = txn::lock_with_flags(key, value, flags, &self.id);
         let outcome = match self.consul.client.txn().execute(&[op]).await {
             Ok(outcome) => outcome,
             Err(e) if e.kind() == consuela_client::ErrorKind::NoLeader => {

@@ -79,6 +79,7 @@ mod consul;
 pub mod directory;
 mod read;
 mod record;
+mod slot_table;
 mod watch;
 
 // Background machinery.
@@ -87,16 +88,18 @@ mod reaper;
 
 // The registry and what builds on it.
 pub mod discovery;
+pub mod group;
 pub mod prelude;
 pub mod presence;
 pub mod registry;
+pub mod semaphore;
 pub mod singleton;
 
 pub use config::{Config, EXIT_CODE_SESSION_LOST};
 pub use consuela_client as client;
 pub use directory::Directory;
 pub use error::{Error, ErrorKind, LostReason, Task};
-pub use holder::{Contact, Holder, RegistrationId};
+pub use holder::{Contact, Holder, RegistrationId, Role};
 pub use name::{MAX_NAME_LEN, Name, NameError};
 pub use record::RECORD_VERSION;
 pub use registry::{RegisterOptions, Registration, Registry};

@@ -17,7 +17,7 @@ use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::error::{Error, LostReason};
 use crate::event::Pulses;
-use crate::holder::{Contact, Holder};
+use crate::holder::{Contact, Holder, Role};
 use crate::member::Members;
 use crate::name::Name;
 use crate::watch::RegistryWatch;
@@ -81,6 +81,11 @@ impl Registry {
     /// Why the registry stopped guaranteeing names.
     pub(crate) fn stopped_error(&self) -> Error {
         self.core.stopped_error()
+    }
+
+    /// `Ok` while running; otherwise the error every call answers.
+    pub(crate) fn check_running(&self) -> Result<(), Error> {
+        self.core.check_running()
     }
 
     /// This member's name, stored with every registration.
@@ -210,6 +215,19 @@ impl Registry {
     ) -> Result<Registration, Error> {
         let name = Name::new(name)?;
         self.core.register(&name, contact).await
+    }
+
+    /// Registers a key standing for `role` (a semaphore contender, a group
+    /// membership) with one Consul round trip: the building block of
+    /// semaphores and groups. Errors and cancel safety as
+    /// [`register`](Self::register).
+    pub(crate) async fn register_as(
+        &self,
+        name: &Name,
+        contact: Contact,
+        role: Role,
+    ) -> Result<Registration, Error> {
+        self.core.register_as(name, contact, role).await
     }
 
     /// [`register`](Self::register) with options: for instance waiting out

@@ -12,3 +12,5 @@ mod t60_watch;
 mod t70_singleton;
 mod t80_presence;
 mod t90_unavailable;
+mod t95_semaphore;
+mod t96_group;
