@@ -73,7 +73,13 @@ impl Slot {
         self.limit
     }
 
-    /// The contender key's holder record (its name is `NAME/<session>`).
+    /// The contender key's name, `NAME/<session>`, as `list` and `watch`
+    /// show the slot.
+    pub fn name(&self) -> &Name {
+        self.contender().name()
+    }
+
+    /// The contender key's holder record.
     pub fn holder(&self) -> &Holder {
         self.contender().holder()
     }

@@ -10,3 +10,4 @@ mod t05_demo;
 mod t06_dev;
 mod t07_tree;
 mod t08_runner_safety;
+mod t09_limit;
