@@ -32,6 +32,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::directory::Directory;
 use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 pub use crate::holder::SEMAPHORE_FLAGS;
 use crate::holder::{Contact, Holder, Role};
 use crate::name::Name;
@@ -149,6 +150,7 @@ async fn release(
     semaphore: &Name,
     contender: Registration,
 ) -> Result<(), Error> {
+    let fencing_token = contender.fencing_token();
     if !contender.is_lost() {
         let prefix = prefix(registry.directory(), semaphore);
         let lock_key = format!("{prefix}{LOCK_KEY}");
@@ -176,7 +178,12 @@ async fn release(
             }
         }
     }
-    contender.unregister().await
+    let released = contender.unregister().await;
+    registry.pulses().emit(Event::SlotReleased {
+        semaphore: semaphore.clone(),
+        fencing_token,
+    });
+    released
 }
 
 /// The key prefix of a semaphore, ending with `/`.
@@ -422,9 +429,53 @@ impl Registry {
         let contender = self
             .register_as(&contender_name, contact, Role::Slot { limit })
             .await?;
-        let prefix = prefix(self.directory(), &semaphore);
+        let started = tokio::time::Instant::now();
+        match self.grant(&semaphore, limit, &contender, wait).await {
+            Ok(()) => {
+                self.pulses().emit(Event::SlotTaken {
+                    semaphore: semaphore.clone(),
+                    limit,
+                    fencing_token: contender.fencing_token(),
+                    latency: started.elapsed(),
+                });
+                Ok(Slot {
+                    registry: self.downgrade(),
+                    semaphore,
+                    limit,
+                    contender: Some(contender),
+                })
+            }
+            Err(error) => {
+                if matches!(
+                    error.kind(),
+                    ErrorKind::SemaphoreFull { .. }
+                        | ErrorKind::LimitMismatch { .. }
+                        | ErrorKind::Foreign
+                ) {
+                    self.pulses().emit(Event::SlotRefused {
+                        semaphore,
+                        error: error.clone(),
+                    });
+                }
+                // Dropping the contender releases its key.
+                Err(error)
+            }
+        }
+    }
+
+    /// The `.lock` step of an acquisition whose contender key is held: `Ok`
+    /// once `.lock` lists our session.
+    async fn grant(
+        &self,
+        semaphore: &Name,
+        limit: u32,
+        contender: &Registration,
+        wait: bool,
+    ) -> Result<(), Error> {
+        let contender_name = contender.name();
+        let prefix = prefix(self.directory(), semaphore);
         let lock_key = format!("{prefix}{LOCK_KEY}");
-        let contender_key = self.directory().key(&contender_name);
+        let contender_key = self.directory().key(contender_name);
         let session = self.session().clone();
         let mut index: Option<Index> = None;
         let mut backoff = NO_LEADER_BACKOFF;
@@ -444,7 +495,7 @@ impl Registry {
             };
             let table = Table::read(&prefix, &answer.value).map_err(refusal)?;
             match table.plan(&session, limit).map_err(refusal)? {
-                Plan::Held => break,
+                Plan::Held => return Ok(()),
                 Plan::Full if wait => index = Some(answer.index),
                 Plan::Full => return Err(Error::new(ErrorKind::SemaphoreFull { limit })),
                 Plan::Take { value, index: at } => {
@@ -454,7 +505,7 @@ impl Registry {
                         txn::cas(&lock_key, value, SEMAPHORE_FLAGS, at),
                     ];
                     match self.client().txn().execute(&ops).await {
-                        Ok(TxnOutcome::Committed(_)) => break,
+                        Ok(TxnOutcome::Committed(_)) => return Ok(()),
                         Ok(outcome) if outcome.failure_of(0).is_some() => {
                             // Our contender key is gone: only our session's
                             // end (or an operator) takes it.
@@ -477,11 +528,5 @@ impl Registry {
                 }
             }
         }
-        Ok(Slot {
-            registry: self.downgrade(),
-            semaphore,
-            limit,
-            contender: Some(contender),
-        })
     }
 }
