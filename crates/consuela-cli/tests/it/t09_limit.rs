@@ -152,3 +152,43 @@ async fn join_holds_a_membership_while_the_command_runs() {
     assert_eq!(b.wait().await.code(), Some(0));
     assert_eq!(env.output(&["whereis", "g/workers"]).await.code, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_holder_frees_its_slot_through_the_guardian() {
+    // The guardian's handover deletes the slot's contender key once the tree
+    // is gone, so a waiter gets the slot without waiting out the session.
+    let env =
+        Env::start_with("[session]\nttl = \"30s\"\nttl_min = \"100ms\"\nlock_delay = \"200ms\"\n")
+            .await;
+    let mut holder = env.spawn(&[
+        "run",
+        "--limit",
+        "1",
+        "r/one",
+        "--",
+        "sh",
+        "-c",
+        "echo $$; exec sleep 60",
+    ]);
+    let pid: i32 = holder.line().await.parse().unwrap();
+    let mut waiter = env.spawn(&[
+        "run",
+        "--limit",
+        "1",
+        "--wait",
+        "--timeout",
+        "15s",
+        "r/one",
+        "--",
+        "sh",
+        "-c",
+        "echo got",
+    ]);
+    waiter.stderr_until("waiting").await;
+    holder.signal(rustix::process::Signal::KILL);
+    holder.wait().await;
+    crate::support::wait_dead(pid).await;
+    // Well inside the 30 s TTL the dead session would otherwise keep it for.
+    assert_eq!(waiter.line().await, "got");
+    assert_eq!(waiter.wait().await.code(), Some(0));
+}
