@@ -189,6 +189,39 @@ mod tests {
     }
 
     #[test]
+    fn waiting_semaphore_contenders_are_not_holders() {
+        use crate::holder::{Contact, RegistrationId, Role, SEMAPHORE_FLAGS};
+        let slot = |rid: u64| {
+            let id = RegistrationId {
+                member: "m".into(),
+                rid,
+            };
+            let since = Timestamp::from_system(std::time::UNIX_EPOCH);
+            Record::new(&id, &Contact::default(), since)
+                .with_role(Role::Slot { limit: 1 })
+                .encode()
+        };
+        let (a, b) = (slot(1), slot(2));
+        let mut lock = entry(
+            "ns/sem/.lock",
+            None,
+            Some(br#"{"Limit":1,"Holders":{"s1":true}}"#),
+            5,
+        );
+        lock.flags = SEMAPHORE_FLAGS;
+        let view = View::new(KeySpace::new("ns").unwrap());
+        let all = view.holders(vec![
+            lock.clone(),
+            entry("ns/sem/s1", Some("s1"), Some(&a), 3),
+            entry("ns/sem/s2", Some("s2"), Some(&b), 4),
+        ]);
+        assert_eq!(all.keys().map(Name::as_str).collect::<Vec<_>>(), ["sem/s1"]);
+        // Without its `.lock` in the answer, no contender counts as a holder.
+        let none = view.holders(vec![entry("ns/sem/s1", Some("s1"), Some(&a), 3)]);
+        assert!(none.is_empty());
+    }
+
+    #[test]
     fn views_hide_dead_local_holders_everywhere() {
         let keys = KeySpace::new("ns").unwrap();
         let view = View::new(keys).with_liveness(Arc::new(DeadRid(2)));
