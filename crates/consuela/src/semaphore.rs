@@ -23,11 +23,13 @@
 //! semaphore by the same registry fails with
 //! [`ErrorKind::AlreadyRegistered`].
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use consuela_client::api::txn;
 use consuela_client::{Consistency, QueryOptions, TxnOutcome};
 use consuela_wire::{Index, KvEntry, SessionId};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::directory::Directory;
@@ -48,12 +50,19 @@ const NO_LEADER_BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// How many times a release retries its `.lock` CAS before leaving the
 /// entry to be pruned.
 const RELEASE_CAS_ATTEMPTS: usize = 8;
+/// Between attempts to remove a dropped slot's `.lock` entry.
+const FORGET_RETRY: Duration = Duration::from_millis(25);
 
 /// Proof that this member holds one slot of a semaphore. It behaves like a
 /// [`Registration`]: [`lost`](Self::lost) fires when the registry can no
 /// longer guarantee it, dropping it releases the slot in the background
-/// (its contender key is deleted; every contender then prunes the holder),
-/// and [`release`](Self::release) releases it and waits.
+/// (its contender key is deleted, then its `.lock` entry), and
+/// [`release`](Self::release) releases it and waits.
+///
+/// A holder that ends without removing its `.lock` entry (a crash, a lost
+/// session) leaves a dead entry, whose slot consuela contenders give out
+/// only one lock-delay after they first see it dead: a successor takes the
+/// slot with its own key, which Consul's lock-delay does not hold back.
 #[derive(Debug)]
 #[must_use = "dropping a Slot releases it"]
 pub struct Slot {
@@ -135,12 +144,66 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        // Dropping the contender releases it as a registration: at once in
-        // the member, its key deleted in the background (or by the reaper).
-        // Its `.lock` entry is left to be pruned by the next writer: a
-        // background CAS could remove this session again after a new
-        // acquisition by it counted on that entry.
-        drop(self.contender.take());
+        let Some(contender) = self.contender.take() else {
+            return;
+        };
+        let lost = contender.is_lost();
+        // Released as a registration: at once in the member (so this member
+        // may contend again right away), its key deleted in the background.
+        drop(contender);
+        if lost || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        // Then this session's `.lock` entry, once the key is gone, so that
+        // successors need not hold its slot back (see `grant`).
+        let registry = self.registry.clone();
+        let semaphore = self.semaphore.clone();
+        self.registry.clone().track(async move {
+            forget_dead_entry(&registry, &semaphore).await;
+        });
+    }
+}
+
+/// Removes this session's entry from `.lock` once its contender key is gone:
+/// one txn of `check-not-exists` on the key and the CAS, so an entry a new
+/// contender of this session relies on is never removed. A few attempts,
+/// then the entry is left to be pruned.
+async fn forget_dead_entry(registry: &Registry, semaphore: &Name) {
+    let prefix = prefix(registry.directory(), semaphore);
+    let lock_key = format!("{prefix}{LOCK_KEY}");
+    let session = registry.session().clone();
+    let contender_key = format!("{prefix}{}", session.as_str());
+    for _ in 0..RELEASE_CAS_ATTEMPTS * 4 {
+        tokio::time::sleep(FORGET_RETRY).await;
+        if registry.check_running().is_err() {
+            return;
+        }
+        let Ok(entries) = registry
+            .directory()
+            .consul()
+            .list(&prefix, Consistency::Default)
+            .await
+        else {
+            return;
+        };
+        let Ok(table) = Table::read(&prefix, &entries) else {
+            return;
+        };
+        if entries.iter().any(|e| e.key == contender_key) {
+            // Not deleted yet, or this session contends again: wait.
+            continue;
+        }
+        let Some(value) = table.without(&session) else {
+            return;
+        };
+        let ops = [
+            txn::check_not_exists(&contender_key),
+            txn::cas(&lock_key, value, SEMAPHORE_FLAGS, table.lock_index),
+        ];
+        match registry.client().txn().execute(&ops).await {
+            Ok(TxnOutcome::Committed(_)) | Err(_) => return,
+            Ok(TxnOutcome::RolledBack(_)) => {}
+        }
     }
 }
 
@@ -479,6 +542,12 @@ impl Registry {
         let session = self.session().clone();
         let mut index: Option<Index> = None;
         let mut backoff = NO_LEADER_BACKOFF;
+        // When each dead holder was first seen dead: its slot is held back
+        // for the lock-delay from then, as Consul holds back a dead session's
+        // keys (a successor's own contender key is not held back by Consul).
+        let margin = self.config().session.lock_delay;
+        let mut dead_since: HashMap<String, Instant> = HashMap::new();
+        let mut wake: Option<Instant> = None;
         loop {
             if contender.is_lost() {
                 return Err(self.stopped_error());
@@ -491,12 +560,37 @@ impl Registry {
             let read = self.client().kv().list(&prefix, opts);
             let answer = tokio::select! {
                 () = contender.lost() => return Err(self.stopped_error()),
+                // A held-back slot frees with no change in Consul: read again.
+                () = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {
+                    (index, wake) = (None, None);
+                    continue;
+                }
                 answer = read => answer?,
             };
             let table = Table::read(&prefix, &answer.value).map_err(refusal)?;
-            match table.plan(&session, limit).map_err(refusal)? {
+            let now = Instant::now();
+            dead_since.retain(|s, _| table.dead.contains(s));
+            for session in &table.dead {
+                dead_since.entry(session.clone()).or_insert(now);
+            }
+            let held_back: BTreeSet<String> = dead_since
+                .iter()
+                .filter(|(_, seen)| now < **seen + margin)
+                .map(|(s, _)| s.clone())
+                .collect();
+            wake = None;
+            match table.plan(&session, limit, &held_back).map_err(refusal)? {
                 Plan::Held => return Ok(()),
-                Plan::Full if wait => index = Some(answer.index),
+                // Full of live holders, or of slots held back for a while:
+                // without `wait`, only the former is an answer.
+                Plan::Full if wait || table.holders.len() < limit as usize => {
+                    index = Some(answer.index);
+                    wake = dead_since
+                        .values()
+                        .map(|seen| *seen + margin)
+                        .filter(|at| *at > now)
+                        .min();
+                }
                 Plan::Full => return Err(Error::new(ErrorKind::SemaphoreFull { limit })),
                 Plan::Take { value, index: at } => {
                     index = None;

@@ -95,6 +95,8 @@ pub(crate) struct Table {
     pub(crate) limit: Option<i64>,
     /// Sessions in `.lock`'s holders that still hold a key under the prefix.
     pub(crate) holders: BTreeSet<String>,
+    /// Sessions in `.lock`'s holders that no longer do: dead, to be pruned.
+    pub(crate) dead: BTreeSet<String>,
     /// The `.lock`'s `ModifyIndex` (0: absent, so a CAS creates it).
     pub(crate) lock_index: Index,
     /// Live consuela contenders' recorded limits, by session.
@@ -127,6 +129,7 @@ impl Table {
             return Ok(Self {
                 limit: None,
                 holders: BTreeSet::new(),
+                dead: BTreeSet::new(),
                 lock_index: Index(0),
                 contender_limits,
             });
@@ -142,14 +145,14 @@ impl Table {
             }
         };
         let limit = lock.value.as_ref().map(|_| value.limit);
-        let holders = value
+        let (holders, dead) = value
             .holder_set()
             .into_iter()
-            .filter(|s| alive.contains(s.as_str()))
-            .collect();
+            .partition(|s| alive.contains(s.as_str()));
         Ok(Self {
             limit,
             holders,
+            dead,
             lock_index: lock.modify_index,
             contender_limits,
         })
@@ -161,7 +164,16 @@ impl Table {
     }
 
     /// What a contender of `session` asking for `limit` slots does next.
-    pub(crate) fn plan(&self, session: &SessionId, limit: u32) -> Result<Plan, Refusal> {
+    ///
+    /// `held_back` are dead holders whose slots are not given out yet: they
+    /// count against the limit and stay in the `.lock` written, so that every
+    /// consuela contender waits for them (see [`Table::dead`]).
+    pub(crate) fn plan(
+        &self,
+        session: &SessionId,
+        limit: u32,
+        held_back: &BTreeSet<String>,
+    ) -> Result<Plan, Refusal> {
         if let Some(found) = self.limit
             && found != i64::from(limit)
         {
@@ -181,10 +193,12 @@ impl Table {
         if self.holds(session) {
             return Ok(Plan::Held);
         }
-        if self.holders.len() >= limit as usize {
+        let held_back: BTreeSet<String> = held_back.intersection(&self.dead).cloned().collect();
+        if self.holders.len() + held_back.len() >= limit as usize {
             return Ok(Plan::Full);
         }
         let mut holders = self.holders.clone();
+        holders.extend(held_back);
         holders.insert(session.as_str().to_owned());
         Ok(Plan::Take {
             value: LockValue::encode(i64::from(limit), &holders),
@@ -192,15 +206,16 @@ impl Table {
         })
     }
 
-    /// The `.lock` value without `session`, to write by CAS at
-    /// [`lock_index`](Self::lock_index) on release; `None` when there is
-    /// nothing to remove.
+    /// The `.lock` value without `session` (live or dead), to write by CAS
+    /// at [`lock_index`](Self::lock_index) on release; `None` when there is
+    /// nothing to remove. Other dead holders stay, as the Go client's
+    /// release leaves them: a contender may be holding their slots back.
     pub(crate) fn without(&self, session: &SessionId) -> Option<Vec<u8>> {
         let limit = self.limit?;
-        if !self.holds(session) {
+        if !self.holds(session) && !self.dead.contains(session.as_str()) {
             return None;
         }
-        let mut holders = self.holders.clone();
+        let mut holders: BTreeSet<String> = self.holders.union(&self.dead).cloned().collect();
         holders.remove(session.as_str());
         Some(LockValue::encode(limit, &holders))
     }
@@ -266,7 +281,7 @@ mod tests {
     #[test]
     fn an_absent_lock_is_created_by_cas_at_zero() {
         let table = Table::read(PREFIX, &[contender("me", ours(2))]).unwrap();
-        let Plan::Take { value, index } = table.plan(&me(), 2).unwrap() else {
+        let Plan::Take { value, index } = table.plan(&me(), 2, &BTreeSet::new()).unwrap() else {
             panic!("expected a take");
         };
         assert_eq!(index, Index(0));
@@ -285,7 +300,7 @@ mod tests {
         ];
         let table = Table::read(PREFIX, &entries).unwrap();
         assert_eq!(table.holders.iter().collect::<Vec<_>>(), ["a"]);
-        let Plan::Take { value, index } = table.plan(&me(), 2).unwrap() else {
+        let Plan::Take { value, index } = table.plan(&me(), 2, &BTreeSet::new()).unwrap() else {
             panic!("expected a take");
         };
         assert_eq!(index, Index(7));
@@ -299,8 +314,36 @@ mod tests {
             contender("me", ours(1)),
         ];
         let table = Table::read(PREFIX, &full).unwrap();
-        assert_eq!(table.plan(&me(), 1).unwrap(), Plan::Full);
+        assert_eq!(table.plan(&me(), 1, &BTreeSet::new()).unwrap(), Plan::Full);
         assert_eq!(table.without(&me()), None);
+    }
+
+    #[test]
+    fn held_back_dead_holders_count_and_stay_in_the_lock() {
+        let with_limit = |limit: u32| {
+            let value = format!(r#"{{"Limit":{limit},"Holders":{{"a":true,"dead":true}}}}"#);
+            let entries = [
+                lock(&value, 7),
+                contender("a", None),
+                contender("me", ours(limit)),
+            ];
+            Table::read(PREFIX, &entries).unwrap()
+        };
+        let held_back: BTreeSet<String> = ["dead".to_owned()].into();
+        let table = with_limit(2);
+        assert_eq!(table.dead.iter().collect::<Vec<_>>(), ["dead"]);
+        assert_eq!(table.plan(&me(), 2, &held_back).unwrap(), Plan::Full);
+        assert!(matches!(
+            table.plan(&me(), 2, &BTreeSet::new()).unwrap(),
+            Plan::Take { .. }
+        ));
+        let Plan::Take { value, .. } = with_limit(3).plan(&me(), 3, &held_back).unwrap() else {
+            panic!("expected a take");
+        };
+        assert_eq!(
+            String::from_utf8(value).unwrap(),
+            r#"{"Limit":3,"Holders":{"a":true,"dead":true,"me":true}}"#
+        );
     }
 
     #[test]
@@ -310,7 +353,7 @@ mod tests {
             contender("me", ours(1)),
         ];
         let table = Table::read(PREFIX, &entries).unwrap();
-        assert_eq!(table.plan(&me(), 1).unwrap(), Plan::Held);
+        assert_eq!(table.plan(&me(), 1, &BTreeSet::new()).unwrap(), Plan::Held);
         assert_eq!(
             String::from_utf8(table.without(&me()).unwrap()).unwrap(),
             r#"{"Limit":1,"Holders":{}}"#
@@ -320,13 +363,13 @@ mod tests {
     #[test]
     fn limit_mismatches_in_the_lock_or_a_contender_are_refused() {
         let table = Table::read(PREFIX, &[lock(r#"{"Limit":3,"Holders":{}}"#, 2)]).unwrap();
-        let refusal = table.plan(&me(), 2).unwrap_err();
+        let refusal = table.plan(&me(), 2, &BTreeSet::new()).unwrap_err();
         assert_eq!(
             refusal.to_string(),
             "semaphore limit conflict (lock: 3, local: 2)"
         );
         let table = Table::read(PREFIX, &[contender("other", ours(5))]).unwrap();
-        let refusal = table.plan(&me(), 2).unwrap_err();
+        let refusal = table.plan(&me(), 2, &BTreeSet::new()).unwrap_err();
         assert_eq!(
             refusal,
             Refusal::LimitMismatch {

@@ -88,6 +88,12 @@ impl Registry {
         self.core.check_running()
     }
 
+    /// Runs a background clean-up on the registry's task tracker, so that a
+    /// shutdown waits for it.
+    pub(crate) fn track(&self, future: impl Future<Output = ()> + Send + 'static) {
+        self.core.tasks.spawn(future);
+    }
+
     /// This member's name, stored with every registration.
     pub fn member(&self) -> &str {
         &self.core.member

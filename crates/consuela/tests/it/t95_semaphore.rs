@@ -147,6 +147,29 @@ async fn a_release_frees_a_slot_at_once_and_a_crash_after_the_ttl() {
     // A graceful release: the very next attempt gets the slot, no waiting.
     held.release().await.unwrap();
     let slot = b.acquire_slot("one", 1, Contact::default()).await.unwrap();
+    // A dropped slot: its `.lock` entry goes too, once its key is gone, so a
+    // successor need not hold the slot back.
+    drop(slot);
+    let lock_key = format!("{ns}/one/.lock");
+    wait_for(
+        SOON,
+        "b's .lock entry is removed",
+        || async {
+            let lock = cluster
+                .client()
+                .kv()
+                .get(&lock_key, QueryOptions::new())
+                .await;
+            let value = lock.unwrap().value.unwrap().value.unwrap();
+            serde_json::from_slice::<serde_json::Value>(&value).unwrap()["Holders"]
+                .as_object()
+                .unwrap()
+                .len()
+        },
+        |n| *n == 0,
+    )
+    .await;
+    let slot = b.acquire_slot("one", 1, Contact::default()).await.unwrap();
 
     // A crash: b's registry is dropped without shutdown. The slot stays
     // taken until Consul expires b's session, then a waiter gets it.

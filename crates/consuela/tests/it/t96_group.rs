@@ -125,7 +125,14 @@ async fn every_membership_and_slot_is_gone_after_lost() {
         |(g1, g2)| g1 == &["b:1"] && *g2 == 0,
     )
     .await;
+    // A dead holder's slot is held back for the lock-delay from when a
+    // contender first sees it dead, as Consul holds back a dead session's keys.
+    let seen = tokio::time::Instant::now();
     let free = b.acquire_slot("sem", 1, Contact::default()).await.unwrap();
+    assert!(
+        seen.elapsed() >= cluster.config(1, &ns).session.lock_delay,
+        "the freed slot was given out before the lock-delay"
+    );
     drop((m1, m2, m3, slot, free));
     b.shutdown().await.unwrap();
     assert!(a.shutdown().await.is_err(), "a had fail-stopped");
