@@ -14,7 +14,11 @@
 //!
 //! A contender holds a slot once its session is in `Holders`; a holder whose
 //! session no longer holds any key under the prefix is dead and pruned by
-//! whoever writes `.lock` next. Every contender must agree on the limit: a
+//! whoever writes `.lock` next. A consuela contender gives a dead holder's
+//! slot out only one `session.lock_delay` after it first saw it dead (the
+//! margin Consul's lock-delay gives names, which a successor's own contender
+//! key does not get); a holder that removes its own entry (release, drop)
+//! costs its successor nothing. Every contender must agree on the limit: a
 //! `.lock` (or a live consuela contender) saying another one is refused with
 //! [`ErrorKind::LimitMismatch`].
 //!
