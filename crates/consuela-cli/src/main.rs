@@ -14,7 +14,9 @@ mod exec;
 mod exit;
 mod guard;
 mod handover;
+mod join;
 mod lease;
+mod limit;
 mod query;
 mod run;
 mod signals;
@@ -52,6 +54,7 @@ struct Cli {
 enum Command {
     Run(run::RunArgs),
     Leader(run::LeaderArgs),
+    Join(join::JoinArgs),
     Whereis(query::WhereisArgs),
     Ls(query::LsArgs),
     Watch(query::WatchArgs),
@@ -91,8 +94,12 @@ fn main() -> ExitCode {
     // ties it to the thread that forked).
     let result = runtime.block_on(async move {
         match command {
+            Command::Run(args) if args.limit.is_some() => {
+                limit::run(&global.with(&args.consul), args).await
+            }
             Command::Run(args) => run::run(&global.with(&args.consul), args).await,
             Command::Leader(args) => run::leader(&global.with(&args.consul), args).await,
+            Command::Join(args) => join::join(&global.with(&args.consul), args).await,
             Command::Whereis(args) => query::whereis(&global.with(&args.consul), args).await,
             Command::Ls(args) => query::ls(&global.with(&args.consul), args).await,
             Command::Watch(args) => query::watch(&global.with(&args.consul), args).await,

@@ -4,14 +4,17 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use consuela::{Directory, Holder, directory::Change};
+use consuela::semaphore::SlotHolder;
+use consuela::{Directory, Holder, Role, directory::Change};
 use futures_util::StreamExt;
 
 use crate::connect::GlobalArgs;
 
 /// Show who holds NAME: member, address, since, fencing token.
 ///
-/// Exits with 1 (and prints nothing on stdout) when NAME has no owner.
+/// For a semaphore NAME (`run --limit`, `consul lock -n`) it shows every
+/// holder of a slot, and for a group every member. Exits with 1 (and prints
+/// nothing on stdout) when NAME has no owner, holder or member.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  consuela whereis jobs/compactor\n  consuela whereis --json db/primary | jq -r .address"
@@ -28,8 +31,11 @@ pub(crate) struct WhereisArgs {
 
 /// List the names registered under PREFIX (all by default), sorted.
 ///
-/// A table with one row per name: name, member, address, since, fencing
-/// token. --json prints an array of objects for scripts.
+/// A table with one row per name: name, kind, member, address, since,
+/// fencing token. A semaphore's slots show as NAME/<session> of kind `slot`
+/// (only the holders, not the contenders waiting for one), a group's
+/// memberships as GROUP/<session>.<n> of kind `member`. --json prints an
+/// array of objects for scripts.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  consuela ls\n  consuela ls jobs/\n  consuela --namespace billing ls --json"
@@ -49,7 +55,11 @@ pub(crate) struct LsArgs {
 ///
 /// Starts with a line for every name already owned. Lines read
 /// `+ NAME OWNER` (registered), `- NAME OWNER` (released, the previous
-/// owner) and `~ NAME OWNER` (a new owner). Runs until interrupted.
+/// owner) and `~ NAME OWNER` (a new owner). A semaphore's slots and a
+/// group's memberships show as their own keys (NAME/<session>,
+/// GROUP/<session>.<n>), with `slot` or `member` at the end of the line:
+/// `+` when a slot is taken or a member joins, `-` when it goes. Runs until
+/// interrupted.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  consuela watch\n  consuela watch jobs/ --json")]
 pub(crate) struct WatchArgs {
@@ -68,8 +78,7 @@ pub(crate) async fn whereis(global: &GlobalArgs, args: WhereisArgs) -> anyhow::R
     let found = directory.whereis(&args.name).await;
     let found = found.with_context(|| format!("cannot look up {}", args.name))?;
     let Some(owner) = found else {
-        eprintln!("consuela: {} has no owner", args.name);
-        return Ok(ExitCode::from(1));
+        return whereis_many(&directory, &args).await;
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -78,6 +87,94 @@ pub(crate) async fn whereis(global: &GlobalArgs, args: WhereisArgs) -> anyhow::R
         write!(out, "{}", table(&[(args.name.clone(), owner)]))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `whereis` of a semaphore's holders or a group's members.
+async fn whereis_many(directory: &Directory, args: &WhereisArgs) -> anyhow::Result<ExitCode> {
+    let semaphore = directory.semaphore(&args.name).await;
+    let semaphore = semaphore.with_context(|| format!("cannot look up {}", args.name))?;
+    let mut out = std::io::stdout().lock();
+    if let Some(semaphore) = semaphore.filter(|s| !s.holders.is_empty()) {
+        if args.json {
+            let slot = |h: &SlotHolder| {
+                let mut value = match &h.holder {
+                    Some(holder) => to_json(&args.name, holder),
+                    None => serde_json::json!({ "name": args.name }),
+                };
+                value["session"] = h.session.as_str().into();
+                value
+            };
+            let value = serde_json::json!({
+                "name": args.name,
+                "kind": "semaphore",
+                "limit": semaphore.limit,
+                "holders": semaphore.holders.iter().map(slot).collect::<Vec<_>>(),
+                "waiting": semaphore.waiting.iter().map(slot).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{value}")?;
+        } else {
+            let limit = semaphore
+                .limit
+                .map_or_else(|| "?".to_owned(), |l| l.to_string());
+            writeln!(
+                out,
+                "{}: semaphore, {} of {limit} slots held, {} waiting",
+                args.name,
+                semaphore.holders.len(),
+                semaphore.waiting.len()
+            )?;
+            write!(out, "{}", slots_table(&semaphore.holders))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let members = directory.members(&args.name).await;
+    let members = members.with_context(|| format!("cannot look up {}", args.name))?;
+    if members.is_empty() {
+        eprintln!("consuela: {} has no owner", args.name);
+        return Ok(ExitCode::from(1));
+    }
+    let rows: Vec<(String, Holder)> = members
+        .into_iter()
+        .map(|(name, holder)| (name.as_str().to_owned(), holder))
+        .collect();
+    if args.json {
+        let array: Vec<_> = rows.iter().map(|(n, h)| to_json(n, h)).collect();
+        writeln!(out, "{}", serde_json::Value::Array(array))?;
+    } else {
+        writeln!(out, "{}: group, {} members", args.name, rows.len())?;
+        write!(out, "{}", table(&rows))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A semaphore's holders: session, member, address, since, fencing token
+/// (`-` for a holder that is not consuela's, such as `consul lock -n`).
+fn slots_table(holders: &[SlotHolder]) -> String {
+    let mut cells = vec![[
+        "SESSION".to_owned(),
+        "MEMBER".to_owned(),
+        "ADDRESS".to_owned(),
+        "SINCE".to_owned(),
+        "FENCING TOKEN".to_owned(),
+    ]];
+    let dash = || "-".to_owned();
+    cells.extend(holders.iter().map(|h| match &h.holder {
+        Some(holder) => [
+            h.session.as_str().to_owned(),
+            holder.id.to_string(),
+            holder.contact.address.clone().unwrap_or_else(dash),
+            holder.since.map_or_else(dash, |t| t.to_string()),
+            holder.fencing_token.to_string(),
+        ],
+        None => [
+            h.session.as_str().to_owned(),
+            dash(),
+            dash(),
+            dash(),
+            dash(),
+        ],
+    }));
+    render(&cells)
 }
 
 pub(crate) async fn ls(global: &GlobalArgs, args: LsArgs) -> anyhow::Result<ExitCode> {
@@ -141,13 +238,27 @@ pub(crate) fn change_line(change: &Change) -> String {
         Change::OwnerChanged { name, current, .. } => ('~', name, current),
         _ => return format!("? {change:?}"),
     };
-    format!(
+    let mut line = format!(
         "{sign} {} {} {} token={}",
         name.as_str(),
         holder.id,
         holder.contact.address.as_deref().unwrap_or("-"),
         holder.fencing_token
-    )
+    );
+    if holder.role != Role::Name {
+        line.push(' ');
+        line.push_str(kind(holder.role));
+    }
+    line
+}
+
+/// What a row stands for: `name`, `slot` or `member`.
+fn kind(role: Role) -> &'static str {
+    match role {
+        Role::Slot { .. } => "slot",
+        Role::Member => "member",
+        _ => "name",
+    }
 }
 
 fn change_json(change: &Change) -> serde_json::Value {
@@ -163,8 +274,14 @@ fn change_json(change: &Change) -> serde_json::Value {
 }
 
 fn to_json(name: &str, holder: &Holder) -> serde_json::Value {
+    let limit = match holder.role {
+        Role::Slot { limit } => Some(limit),
+        _ => None,
+    };
     serde_json::json!({
         "name": name,
+        "kind": kind(holder.role),
+        "limit": limit,
         "member": holder.id.member,
         "rid": holder.id.rid,
         "address": holder.contact.address,
@@ -178,6 +295,7 @@ fn to_json(name: &str, holder: &Holder) -> serde_json::Value {
 pub(crate) fn table(rows: &[(String, Holder)]) -> String {
     let mut cells = vec![[
         "NAME".to_owned(),
+        "KIND".to_owned(),
         "MEMBER".to_owned(),
         "ADDRESS".to_owned(),
         "SINCE".to_owned(),
@@ -186,6 +304,7 @@ pub(crate) fn table(rows: &[(String, Holder)]) -> String {
     cells.extend(rows.iter().map(|(name, holder)| {
         [
             name.clone(),
+            kind(holder.role).to_owned(),
             holder.id.to_string(),
             holder
                 .contact

@@ -62,16 +62,21 @@ const GUARD_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ))]
 pub(crate) struct RunArgs {
     /// The name to hold while the command runs.
-    name: String,
+    pub(crate) name: String,
     #[command(flatten)]
-    owner: OwnerArgs,
+    pub(crate) owner: OwnerArgs,
     /// If NAME is taken, wait until it is free instead of exiting with 75.
     #[arg(long)]
-    wait: bool,
+    pub(crate) wait: bool,
+    /// Hold one of N slots of the semaphore NAME instead of NAME itself, in
+    /// the layout of `consul lock -n N <namespace>/NAME`, so both share the
+    /// slots (exit 75 when all N are held, unless --wait).
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
     #[command(flatten)]
-    lock: LockArgs,
+    pub(crate) lock: LockArgs,
     #[command(flatten)]
-    child: ChildArgs,
+    pub(crate) child: ChildArgs,
     #[command(flatten)]
     pub(crate) consul: GlobalArgs,
 }
@@ -102,7 +107,7 @@ pub(crate) struct LeaderArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct OwnerArgs {
+pub(crate) struct OwnerArgs {
     /// How to reach the command (stored with the name, shown by whereis/ls).
     #[arg(long, value_name = "ADDRESS")]
     address: Option<String>,
@@ -112,7 +117,7 @@ struct OwnerArgs {
 }
 
 impl OwnerArgs {
-    fn owner(&self) -> Contact {
+    pub(crate) fn owner(&self) -> Contact {
         let mut owner = Contact::default();
         owner.address.clone_from(&self.address);
         if !self.meta.is_empty() {
@@ -129,14 +134,14 @@ impl OwnerArgs {
 
 /// The flags `consul lock` users look for.
 #[derive(Debug, clap::Args)]
-struct LockArgs {
+pub(crate) struct LockArgs {
     /// The Consul session's name, as `consul lock -name` (default: the namespace).
     #[arg(long = "name", value_name = "SESSION_NAME")]
     session_name: Option<String>,
     /// Give up waiting for the name after this long (exit code 77). Go
     /// durations: 30s, 1m30s, 1h.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Serve GET /healthz, /status (JSON) and /metrics (Prometheus) on this
     /// address, e.g. 127.0.0.1:9090 (port 0 picks one; the address is
     /// printed on stderr).
@@ -145,14 +150,14 @@ struct LockArgs {
 }
 
 #[derive(Debug, clap::Args)]
-struct ChildArgs {
+pub(crate) struct ChildArgs {
     /// How long the command's processes have to exit after SIGTERM (on loss
     /// of ownership, a signal, or the command's own exit for what it left
     /// behind), before SIGKILL. Keep it below the session's lock-delay (10s
     /// by default), so the tree is gone before anyone else can own the name.
     /// Go durations: 500ms, 5s, 1m30s.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    grace: Duration,
+    pub(crate) grace: Duration,
     /// Run the command through `sh -c` (its words joined by spaces), as
     /// `consul lock -shell`.
     #[arg(long)]
@@ -272,7 +277,7 @@ pub(crate) async fn leader(global: &GlobalArgs, args: LeaderArgs) -> anyhow::Res
 /// A registry for `run` or `leader`, with the session named as asked, the
 /// `--http` status endpoint when asked for, and the guardian's lease: the
 /// end of ownership after each renew, as `CLOCK_MONOTONIC` nanoseconds.
-async fn registry(
+pub(crate) async fn registry(
     global: &GlobalArgs,
     lock: &LockArgs,
     name: &str,
@@ -312,7 +317,7 @@ async fn registry(
 }
 
 /// Tells the status endpoint how the command ended.
-fn report(status: Option<&StatusHandle>, outcome: &anyhow::Result<Outcome>) {
+pub(crate) fn report(status: Option<&StatusHandle>, outcome: &anyhow::Result<Outcome>) {
     if let Some(status) = status {
         status.ended(matches!(outcome, Ok(Outcome::Lost)));
     }
@@ -426,7 +431,7 @@ async fn lead(
 }
 
 /// What ended the command.
-enum Outcome {
+pub(crate) enum Outcome {
     /// It exited with this code.
     Exited(u8),
     /// Ownership was lost; it was stopped.
@@ -435,7 +440,7 @@ enum Outcome {
 
 /// Releases the name (`release`) and shuts the registry down, or reports the
 /// loss; turns the outcome into the exit code.
-async fn finish(
+pub(crate) async fn finish(
     registry: &Registry,
     name: &str,
     outcome: anyhow::Result<Outcome>,
@@ -479,7 +484,7 @@ pub(crate) fn describe(holder: &Holder) -> String {
 }
 
 /// The command under its guardian, and the control socket to it.
-struct Guarded {
+pub(crate) struct Guarded {
     guardian: Child,
     pid: Pid,
     control: UnixStream,
@@ -505,7 +510,7 @@ fn orphan_grace(config: &Config, grace: Duration) -> Duration {
 
 /// Starts the command under `consuela __guard` (see guard.rs), which calls
 /// back on an abstract Unix socket that only this process listens on.
-async fn spawn(
+pub(crate) async fn spawn(
     registry: &Registry,
     args: &ChildArgs,
     name: &str,
@@ -585,7 +590,7 @@ async fn spawn(
 /// Waits for the command to end, forwarding signals to it through the
 /// guardian, and has the guardian stop the whole tree when `lost` fires.
 /// Whatever the guardian leaves behind (it was killed itself) is swept here.
-async fn supervise(
+pub(crate) async fn supervise(
     guarded: &mut Guarded,
     lost: impl Future<Output = ()>,
     signals: &mut Signals,

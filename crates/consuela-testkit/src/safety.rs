@@ -42,7 +42,9 @@ mod schedule;
 mod supervisor;
 
 pub use audit::PostRun;
-pub use checker::{CheckReport, Interval, IntervalEnd, RunAfter, Violation, ViolationKind, check};
+pub use checker::{
+    CheckReport, Interval, IntervalEnd, RunAfter, Violation, ViolationKind, check, check_limit,
+};
 pub use config::{FaultPlan, SafetyConfig};
 pub use early::{EarlyInvalidation, EarlyInvalidationReport, measure_early_invalidation};
 pub use harness::run;

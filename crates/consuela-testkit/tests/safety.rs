@@ -8,7 +8,8 @@ use std::time::Duration;
 use consuela::{Config, Contact, ErrorKind, FencingToken, Registry, config::Interval};
 use consuela_testkit::consuela_devserver::DevServerConfig;
 use consuela_testkit::safety::{
-    EarlyInvalidation, SafetyConfig, SafetyReport, measure_early_invalidation, run,
+    EarlyInvalidation, SafetyConfig, SafetyReport, ViolationKind, check,
+    measure_early_invalidation, read_history, run,
 };
 use consuela_testkit::{FaultProxy, Mode, spawn_devserver_with, trace_init};
 
@@ -26,12 +27,30 @@ fn done(report: &SafetyReport) {
 }
 
 async fn ci_run(test: &str, members: usize, seconds: u64, seed: u64) {
+    ci_run_limit(test, members, seconds, seed, None).await;
+}
+
+async fn ci_run_limit(test: &str, members: usize, seconds: u64, seed: u64, limit: Option<u32>) {
     trace_init();
     let mut config = SafetyConfig::new(MEMBER, history(test));
+    config.limit = limit;
     config.members = members;
     config.duration = Duration::from_secs(seconds);
     config.seed = seed;
     let report = run(config).await.expect("the run starts");
+    if limit.is_some_and(|l| l > 1) {
+        // The workload really held slots side by side: as unique names, it would fail.
+        let (events, _) = read_history(&report.history).expect("the history");
+        let as_names = check(&events);
+        assert!(
+            as_names
+                .violations
+                .iter()
+                .any(|v| v.kind == ViolationKind::Overlap),
+            "no two holders of a semaphore ever overlapped: {}",
+            report.summary()
+        );
+    }
     done(&report);
     assert!(
         report.check.violations.is_empty(),
@@ -57,6 +76,12 @@ async fn ci_run_four_members_seed_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ci_run_three_members_seed_2() {
     ci_run("safety-seed-2", 3, 15, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ci_run_semaphores_of_two_slots_seed_3() {
+    // Four members, two workers each, on five semaphores of two slots.
+    ci_run_limit("safety-limit-seed-3", 4, 15, 3, Some(2)).await;
 }
 
 /// With the keeper's deadline ignored, a member cut off from Consul keeps running after its

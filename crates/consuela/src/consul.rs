@@ -139,9 +139,16 @@ impl Session {
     /// Acquires `key` with a `/v1/txn` `lock` op (in a transaction shared
     /// with other writes in flight), which (unlike `PUT ?acquire`) answers
     /// with the key's new `ModifyIndex`.
-    pub(crate) async fn acquire(&self, key: &str, value: Vec<u8>) -> Result<Acquired, Error> {
+    /// `flags` marks what the key stands for (a semaphore contender carries
+    /// Consul's semaphore flag value).
+    pub(crate) async fn acquire(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        flags: u64,
+    ) -> Result<Acquired, Error> {
         let bytes = key.len() + value.len();
-        let op = txn::lock(key, value, &self.id);
+        let op = txn::lock_with_flags(key, value, flags, &self.id);
         Ok(match self.batch.submit(op, OpKind::Lock, bytes).await? {
             Answer::Applied(Some(index)) => Acquired::Held(index.into()),
             Answer::Applied(None) | Answer::Stale => return Err(Error::new(ErrorKind::Rejected)),

@@ -111,6 +111,16 @@ impl Directory {
         self.view.keys().key(name)
     }
 
+    /// The Consul reads behind this directory, for semaphores and groups.
+    pub(crate) fn consul(&self) -> &Consul {
+        &self.consul
+    }
+
+    /// The read model behind this directory.
+    pub(crate) fn view(&self) -> &View {
+        &self.view
+    }
+
     /// The live holder of `name`.
     pub(crate) async fn holder(
         &self,

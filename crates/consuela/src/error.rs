@@ -113,6 +113,26 @@ pub enum ErrorKind {
     Stopped,
     /// A spawned future panicked.
     Panicked,
+    /// Expected outcome: every slot of the semaphore is held by a live
+    /// holder. Retryable once a holder goes (or use
+    /// [`Registry::wait_slot`](crate::Registry::wait_slot)).
+    SemaphoreFull {
+        /// The semaphore's limit.
+        limit: u32,
+    },
+    /// The semaphore's `.lock` key (`in_lock`), or a live contender's record,
+    /// says another limit than the one asked for; every contender must agree
+    /// on it, as Consul's Go `api.Semaphore` requires. Not retryable as is.
+    LimitMismatch {
+        /// The limit found.
+        found: i64,
+        /// The limit asked for.
+        local: u32,
+        /// Whether `found` is `.lock`'s (else a contender's record).
+        in_lock: bool,
+    },
+    /// A semaphore limit of zero. Not retryable.
+    InvalidLimit,
 }
 
 impl ErrorKind {
@@ -163,9 +183,13 @@ impl Error {
         )
     }
 
-    /// True when another process holds the name.
+    /// True when another process holds the name, or every slot of the
+    /// semaphore.
     pub fn is_conflict(&self) -> bool {
-        matches!(self.kind, ErrorKind::AlreadyRegistered { .. })
+        matches!(
+            self.kind,
+            ErrorKind::AlreadyRegistered { .. } | ErrorKind::SemaphoreFull { .. }
+        )
     }
 
     /// True when this registry can do nothing more: session lost or shut down.
@@ -200,6 +224,25 @@ impl fmt::Display for Error {
             ErrorKind::Shutdown => f.write_str("the registry is shut down"),
             ErrorKind::Stopped => f.write_str("the spawned future was stopped"),
             ErrorKind::Panicked => f.write_str("the spawned future panicked"),
+            ErrorKind::SemaphoreFull { limit } => {
+                write!(
+                    f,
+                    "every slot of the semaphore is held ({limit} of {limit})"
+                )
+            }
+            ErrorKind::LimitMismatch {
+                found,
+                local,
+                in_lock: true,
+            } => write!(
+                f,
+                "semaphore limit conflict (lock: {found}, local: {local})"
+            ),
+            ErrorKind::LimitMismatch { found, local, .. } => write!(
+                f,
+                "semaphore limit conflict (contender: {found}, local: {local})"
+            ),
+            ErrorKind::InvalidLimit => f.write_str("a semaphore's limit must be at least 1"),
         }
     }
 }

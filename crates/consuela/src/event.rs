@@ -195,6 +195,32 @@ pub enum Event {
         /// Why.
         error: Error,
     },
+    /// A slot of a semaphore was taken (its `.lock` lists our session).
+    SlotTaken {
+        /// The semaphore.
+        semaphore: Name,
+        /// Its limit.
+        limit: u32,
+        /// The slot's fencing token (its contender key's `ModifyIndex`).
+        fencing_token: FencingToken,
+        /// From the contender key's acquisition to the slot, waiting included.
+        latency: Duration,
+    },
+    /// A slot was refused: the semaphore is full (without waiting), the
+    /// limits disagree, or `.lock` is not a semaphore's.
+    SlotRefused {
+        /// The semaphore.
+        semaphore: Name,
+        /// Why.
+        error: Error,
+    },
+    /// A slot was given back with [`Slot::release`](crate::semaphore::Slot::release).
+    SlotReleased {
+        /// The semaphore.
+        semaphore: Name,
+        /// The slot's fencing token.
+        fencing_token: FencingToken,
+    },
     /// The registry fail-stopped: every `lost()` fired.
     Lost {
         /// Why.

@@ -75,6 +75,41 @@ impl Contact {
     }
 }
 
+/// What a key held by a registry stands for: a unique name, a slot of a
+/// semaphore, or a membership of a group. Read from the stored record, so
+/// every member and tool agrees on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// A unique name (`Registry::register`).
+    #[default]
+    Name,
+    /// A contender for, or holder of, a slot of a semaphore of `limit` slots
+    /// (`Registry::acquire_slot`); the key is `<semaphore>/<session>`.
+    Slot {
+        /// The limit the contender asked for.
+        limit: u32,
+    },
+    /// A membership of a group (`Registry::join`); the key is
+    /// `<group>/<session>.<n>`.
+    Member,
+}
+
+/// The flags Consul's Go `api.Semaphore` stores on its keys
+/// (`SemaphoreFlagValue`); a `.lock` key without them is not a semaphore's.
+pub const SEMAPHORE_FLAGS: u64 = 0xe0f6_9a2b_aa41_4de0;
+
+impl Role {
+    /// The KV flags a key of this role is written with: the Go semaphore's
+    /// for a slot contender, 0 otherwise.
+    pub fn flags(self) -> u64 {
+        match self {
+            Self::Slot { .. } => SEMAPHORE_FLAGS,
+            Self::Name | Self::Member => 0,
+        }
+    }
+}
+
 /// The holder of a name, as the registry found it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Holder {
@@ -87,6 +122,8 @@ pub struct Holder {
     pub since: Option<Timestamp>,
     /// The fencing token: the key's `ModifyIndex` when the name was acquired.
     pub fencing_token: FencingToken,
+    /// What the key stands for: a name, a semaphore slot or a group membership.
+    pub role: Role,
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@
 //!
 //! The crate root holds the vocabulary: [`Name`], [`Contact`] (what a
 //! registering process says about itself), [`Holder`] (who holds a name, as
-//! read back), [`RegistrationId`], [`FencingToken`], [`Timestamp`], and the
+//! read back, and its [`Role`]), [`RegistrationId`], [`FencingToken`], [`Timestamp`], and the
 //! [`Error`] with its [`ErrorKind`]. The rest is grouped by module:
 //!
 //! - [`registry`]: [`Registry`] (start, [`register`](Registry::register),
@@ -45,6 +45,11 @@
 //! - [`directory`]: [`Directory`], reads of who holds what without a
 //!   session, and the [`RegistryWatch`](directory::RegistryWatch) stream.
 //! - [`singleton`]: one member at a time runs a future.
+//! - [`semaphore`]: at most N holders of a name at once
+//!   ([`acquire_slot`](Registry::acquire_slot)), in the layout of Consul's
+//!   Go `api.Semaphore`, so `consul lock -n` shares the slots.
+//! - [`group`]: process groups ([`join`](Registry::join),
+//!   [`members`](Registry::members), [`watch_group`](Registry::watch_group)).
 //! - [`presence`] and [`discovery`]: this member as a Consul service, and the
 //!   live members of a service.
 //! - [`config`]: the original's sections and defaults, loadable from TOML.
@@ -83,6 +88,7 @@ mod consul;
 pub mod directory;
 mod read;
 mod record;
+mod slot_table;
 mod watch;
 
 // Background machinery.
@@ -93,16 +99,18 @@ mod reaper;
 #[cfg(feature = "tower")]
 pub mod discover;
 pub mod discovery;
+pub mod group;
 pub mod prelude;
 pub mod presence;
 pub mod registry;
+pub mod semaphore;
 pub mod singleton;
 
 pub use config::{Config, EXIT_CODE_SESSION_LOST};
 pub use consuela_client as client;
 pub use directory::Directory;
 pub use error::{Error, ErrorKind, LostReason, Task};
-pub use holder::{Contact, Holder, RegistrationId};
+pub use holder::{Contact, Holder, RegistrationId, Role};
 pub use name::{MAX_NAME_LEN, Name, NameError};
 pub use record::RECORD_VERSION;
 pub use registry::{RegisterOptions, Registration, Registry};

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use consuela_wire::KvEntry;
 
 use crate::error::{Error, ErrorKind};
-use crate::holder::Holder;
+use crate::holder::{Holder, Role};
 use crate::name::{KeySpace, Name};
 use crate::record::Record;
+use crate::slot_table::Table;
 
 /// Tells registrations this member still holds from ones it gave up.
 ///
@@ -89,16 +90,43 @@ impl View {
     }
 
     /// The live holders among `entries`, by name; keys outside the name rules
-    /// and foreign values are skipped.
+    /// and foreign values are skipped, and so are semaphore contenders that
+    /// do not hold a slot (yet): a contender key counts as held only while
+    /// its semaphore's `.lock`, read in the same answer, lists its session.
     pub(crate) fn holders(&self, entries: Vec<KvEntry>) -> BTreeMap<Name, Holder> {
-        entries
-            .into_iter()
-            .filter_map(|entry| {
-                let name = self.keys.name(&entry.key)?;
-                let holder = self.holder(&name, &entry).ok()??;
-                Some((name, holder))
-            })
-            .collect()
+        let mut tables: BTreeMap<String, Option<Table>> = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for entry in &entries {
+            let Some(name) = self.keys.name(&entry.key) else {
+                continue;
+            };
+            let Ok(Some(holder)) = self.holder(&name, entry) else {
+                continue;
+            };
+            if let Role::Slot { .. } = holder.role {
+                let parent = match entry.key.rfind('/') {
+                    Some(at) => &entry.key[..=at],
+                    None => "",
+                };
+                let table = tables.entry(parent.to_owned()).or_insert_with(|| {
+                    let under: Vec<KvEntry> = entries
+                        .iter()
+                        .filter(|e| e.key.starts_with(parent))
+                        .cloned()
+                        .collect();
+                    Table::read(parent, &under).ok()
+                });
+                let holds = table
+                    .as_ref()
+                    .zip(entry.session.as_ref())
+                    .is_some_and(|(table, session)| table.holds(session));
+                if !holds {
+                    continue;
+                }
+            }
+            out.insert(name, holder);
+        }
+        out
     }
 }
 
@@ -158,6 +186,39 @@ mod tests {
             let e = decode(&entry("ns/a", Some("s"), foreign, 9)).unwrap_err();
             assert!(matches!(e.kind(), ErrorKind::Foreign));
         }
+    }
+
+    #[test]
+    fn waiting_semaphore_contenders_are_not_holders() {
+        use crate::holder::{Contact, RegistrationId, Role, SEMAPHORE_FLAGS};
+        let slot = |rid: u64| {
+            let id = RegistrationId {
+                member: "m".into(),
+                rid,
+            };
+            let since = Timestamp::from_system(std::time::UNIX_EPOCH);
+            Record::new(&id, &Contact::default(), since)
+                .with_role(Role::Slot { limit: 1 })
+                .encode()
+        };
+        let (a, b) = (slot(1), slot(2));
+        let mut lock = entry(
+            "ns/sem/.lock",
+            None,
+            Some(br#"{"Limit":1,"Holders":{"s1":true}}"#),
+            5,
+        );
+        lock.flags = SEMAPHORE_FLAGS;
+        let view = View::new(KeySpace::new("ns").unwrap());
+        let all = view.holders(vec![
+            lock.clone(),
+            entry("ns/sem/s1", Some("s1"), Some(&a), 3),
+            entry("ns/sem/s2", Some("s2"), Some(&b), 4),
+        ]);
+        assert_eq!(all.keys().map(Name::as_str).collect::<Vec<_>>(), ["sem/s1"]);
+        // Without its `.lock` in the answer, no contender counts as a holder.
+        let none = view.holders(vec![entry("ns/sem/s1", Some("s1"), Some(&a), 3)]);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::holder::{Contact, Holder, RegistrationId};
+use crate::holder::{Contact, Holder, RegistrationId, Role};
 use crate::time::Timestamp;
 use crate::token::FencingToken;
 
@@ -31,6 +31,13 @@ pub(crate) struct Record {
     pub(crate) meta: serde_json::Value,
     #[serde(default)]
     pub(crate) since: String,
+    /// `"slot"` (a semaphore contender) or `"member"` (a group membership);
+    /// absent for a unique name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kind: Option<String>,
+    /// The limit a semaphore contender asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) limit: Option<u32>,
 }
 
 impl Record {
@@ -42,6 +49,27 @@ impl Record {
             address: contact.address.clone(),
             meta: contact.meta.clone(),
             since: since.to_string(),
+            kind: None,
+            limit: None,
+        }
+    }
+
+    /// The same record, marked with what the key stands for.
+    pub(crate) fn with_role(mut self, role: Role) -> Self {
+        (self.kind, self.limit) = match role {
+            Role::Name => (None, None),
+            Role::Slot { limit } => (Some("slot".to_owned()), Some(limit)),
+            Role::Member => (Some("member".to_owned()), None),
+        };
+        self
+    }
+
+    /// What the key stands for; an unknown kind reads as a name.
+    pub(crate) fn role(&self) -> Role {
+        match (self.kind.as_deref(), self.limit) {
+            (Some("slot"), Some(limit)) => Role::Slot { limit },
+            (Some("member"), _) => Role::Member,
+            _ => Role::Name,
         }
     }
 
@@ -54,7 +82,9 @@ impl Record {
     }
 
     pub(crate) fn into_holder(self, fencing_token: FencingToken) -> Holder {
+        let role = self.role();
         Holder {
+            role,
             since: self.since.parse().ok(),
             id: RegistrationId {
                 member: self.member,
@@ -131,5 +161,24 @@ mod tests {
             "an Erlang term is not ours"
         );
         assert!(Record::decode(br#"{"v":1,"member":"m","rid":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn roles_are_written_and_read_back() {
+        let id = RegistrationId {
+            member: "m".into(),
+            rid: 1,
+        };
+        let since = "2026-12-01T00:20:42Z".parse().unwrap();
+        for role in [Role::Name, Role::Slot { limit: 3 }, Role::Member] {
+            let record = Record::new(&id, &Contact::default(), since).with_role(role);
+            let back = Record::decode(&record.encode()).unwrap();
+            assert_eq!(back.role(), role);
+        }
+        let slot = Record::new(&id, &Contact::default(), since).with_role(Role::Slot { limit: 2 });
+        let text = String::from_utf8(slot.encode()).unwrap();
+        assert!(text.ends_with(r#""kind":"slot","limit":2}"#), "{text}");
+        let future = Record::decode(br#"{"v":1,"member":"m","rid":"1","kind":"later"}"#).unwrap();
+        assert_eq!(future.role(), Role::Name);
     }
 }

@@ -155,6 +155,7 @@ mod tests {
             contact: Contact::default(),
             since: None,
             fencing_token: token.into(),
+            role: crate::holder::Role::Name,
         }
     }
 

@@ -10,4 +10,5 @@ mod t05_demo;
 mod t06_dev;
 mod t07_tree;
 mod t08_runner_safety;
-mod t09_tls;
+mod t09_limit;
+mod t10_tls;

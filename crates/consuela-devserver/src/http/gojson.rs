@@ -333,6 +333,21 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An unsigned integer over the whole `u64` range (the Go semaphore's
+    /// flags exceed `i64`); `None` for a negative or non-numeric value.
+    pub(crate) fn uint(&mut self, name: &str, ty: &str) -> Option<u64> {
+        let v = self.get(name)?;
+        match v {
+            Value::Number(n) => n
+                .as_u64()
+                .or_else(|| n.as_i64().and_then(|i| u64::try_from(i).ok())),
+            v => {
+                self.mismatch(name, ty, v);
+                None
+            }
+        }
+    }
+
     pub(crate) fn bool(&mut self, name: &str) -> Option<bool> {
         let v = self.get(name)?;
         match v {

@@ -774,3 +774,18 @@ async fn an_election_refuses_leader_requests_and_restarts_session_timers() {
     let r = send(&st, "PUT", "/_dev/fault/election?duration=soon", "").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn txn_flags_keep_the_whole_u64_range() {
+    // The Go semaphore's `SemaphoreFlagValue` exceeds `i64::MAX`; a CAS in a
+    // transaction must store it exactly, as a `PUT ?flags=` does.
+    let st = ServerState::new(quick_config());
+    let body = r#"[{"KV":{"Verb":"cas","Key":"s/.lock","Value":"e30=","Flags":16210313421097356768,"Index":0}}]"#;
+    let r = send(&st, "PUT", "/v1/txn", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = send(&st, "GET", "/v1/kv/s/.lock", Body::empty()).await;
+    assert_eq!(
+        r.json()[0]["Flags"].as_u64(),
+        Some(16_210_313_421_097_356_768)
+    );
+}

@@ -168,11 +168,7 @@ fn parse_ops(body: &[u8]) -> Result<Vec<Option<KvOp>>, String> {
         let mut f = Fields::new(kv, &format!("[{i}].KV"));
         let verb = f.string_as("Verb", "api.KVOp").unwrap_or_default();
         let key = f.string("Key").unwrap_or_default();
-        let uint = |f: &mut Fields<'_>, name: &str| {
-            f.int(name, "uint64")
-                .and_then(|n| u64::try_from(n).ok())
-                .unwrap_or(0)
-        };
+        let uint = |f: &mut Fields<'_>, name: &str| f.uint(name, "uint64").unwrap_or(0);
         let mut op = KvOp::new(KvVerb::from(verb.as_str()), key);
         op.flags = uint(&mut f, "Flags");
         op.index = uint(&mut f, "Index");

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run -p consuela-testkit --bin safety -- --members 5 --duration 600 --seed N
+//! cargo run -p consuela-testkit --bin safety -- --limit 2 --members 5 --duration 600 --seed N
 //! cargo run -p consuela-testkit --bin safety -- --measure-early-invalidation --ttl-ms 20000 --lock-delay-ms 10000
 //! cargo run -p consuela-testkit --bin safety -- --runner target/release/consuela --members 4 --duration 600 --seed N
 //! ```
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "usage: safety [--members N] [--duration SECS] [--seed N] [--names K] \
 [--ttl-ms MS] [--lock-delay-ms MS] [--no-watch-session] [--unsafe-ignore-deadline] [--history PATH]
+             [--limit N]   (the names are semaphores of N slots: at most N holders at once)
        safety --measure-early-invalidation [--ttl-ms MS] [--lock-delay-ms MS] [--renew-fraction N]
        safety --runner CONSUELA_BINARY [--members N] [--duration SECS] [--seed N] [--ttl-ms MS] [--lock-delay-ms MS]";
 
@@ -82,6 +84,9 @@ fn parse(args: &[String]) -> Result<Command, String> {
             "--no-watch-session" => config.watch_session = false,
             "--unsafe-ignore-deadline" => config.unsafe_ignore_deadline = true,
             "--history" => config.history = value()?.into(),
+            "--limit" => {
+                config.limit = Some(u32::try_from(number()?).map_err(|e| e.to_string())?);
+            }
             "--measure-early-invalidation" => measure = true,
             "--runner" => runner = Some(value()?.into()),
             "--help" | "-h" => return Err("help".into()),
@@ -128,8 +133,12 @@ impl Command {
         match self {
             Self::Run(config) => {
                 println!(
-                    "safety run: {} members, {:?}, seed {}, TTL {:?}, lock-delay {:?}, watch_session {}, unsafe_ignore_deadline {}",
+                    "safety run: {} members, {}, {:?}, seed {}, TTL {:?}, lock-delay {:?}, watch_session {}, unsafe_ignore_deadline {}",
                     config.members,
+                    config.limit.map_or_else(
+                        || "unique names".to_owned(),
+                        |l| format!("semaphores of {l} slots")
+                    ),
                     config.duration,
                     config.seed,
                     config.ttl,

@@ -133,18 +133,49 @@ pub(crate) async fn post_run(
         .map(|r| r.value)
         .unwrap_or_default();
     let mut in_consul: BTreeMap<String, (Option<String>, u64)> = BTreeMap::new();
+    let mut locks = Vec::new();
     for e in entries {
         let name = e.key.strip_prefix(&prefix).unwrap_or(&e.key).to_owned();
+        // A semaphore's `.lock` stays after its holders go; its holders are checked below.
+        if config.limit.is_some() && name.ends_with("/.lock") {
+            locks.push((name, e.value));
+            continue;
+        }
+        // A slot's contender key is `NAME/<session>`: believed as NAME by that session.
+        let name = match (&config.limit, &e.session) {
+            (Some(_), Some(session)) => name
+                .strip_suffix(&format!("/{}", session.as_str()))
+                .map_or(name.clone(), |n| format!("{n}@{}", session.as_str())),
+            _ => name,
+        };
         in_consul.insert(
             name,
             (e.session.map(|s| s.as_str().to_owned()), e.modify_index.0),
         );
+    }
+    if let Some(limit) = config.limit {
+        for (name, value) in &locks {
+            let holders = value
+                .as_deref()
+                .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+                .and_then(|v| v["Holders"].as_object().map(serde_json::Map::len));
+            // `Holders` may keep dead entries (they are pruned on the next write), but
+            // never more than the limit, since every write checks it.
+            if holders.is_none_or(|n| n > limit as usize) {
+                post.problems
+                    .push(format!("{name}: {holders:?} holders, limit {limit}"));
+            }
+        }
     }
     let mut believed: BTreeMap<String, (String, u64, String)> = BTreeMap::new();
     for status in &statuses {
         for (name, token) in &status.held {
             post.beliefs_checked += 1;
             let session = status.session.clone().unwrap_or_default();
+            let name = &match config.limit {
+                Some(_) => format!("{name}@{session}"),
+                None => name.clone(),
+            };
             match in_consul.get(name) {
                 Some((Some(s), index)) if *s == session && *index == *token => {}
                 other => post.problems.push(format!(
@@ -174,12 +205,15 @@ pub(crate) async fn post_run(
     supervisor.terminate_all().await;
     let deadline = Instant::now() + 2 * ttl + Duration::from_secs(5);
     loop {
-        let keys = client
+        let mut keys = client
             .kv()
             .keys(&prefix, None, QueryOptions::new())
             .await
             .map(|r| r.value)
             .unwrap_or_default();
+        if config.limit.is_some() {
+            keys.retain(|k| !k.ends_with("/.lock"));
+        }
         let sessions = session_ids(&server.state().dump());
         if keys.is_empty() && sessions.is_empty() {
             break;

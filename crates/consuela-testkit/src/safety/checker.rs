@@ -67,6 +67,8 @@ pub enum ViolationKind {
     TokenNotIncreasing,
     /// A member recorded an event after the harness recorded its death.
     AfterDeath,
+    /// More holders than a semaphore's limit held it at the same time.
+    OverLimit,
 }
 
 /// A safety violation, with the history around it.
@@ -304,6 +306,66 @@ pub fn check(events: &[Event]) -> CheckReport {
     report
 }
 
+/// [`check`] for semaphores of `limit` slots: no more than `limit` registrations hold a name
+/// at any instant, and a dead member runs nothing. With `limit` 1 it is exactly [`check`].
+///
+/// Slot tokens are the contender keys' indexes, which increase in the order contenders
+/// entered, not in the order slots were granted, so their order is not checked; a token is
+/// still never shared by two registrations of different members.
+pub fn check_limit(events: &[Event], limit: usize) -> CheckReport {
+    let mut report = check(events);
+    if limit <= 1 {
+        return report;
+    }
+    let mut events = events.to_vec();
+    events.sort_by_key(Event::t);
+    report
+        .violations
+        .retain(|v| v.kind == ViolationKind::AfterDeath);
+    let mut found = Vec::new();
+    for intervals in report.intervals.values() {
+        // Sweep in start order, keeping the intervals still running; intervals of one
+        // registration (a shared guard) count once.
+        let mut active: Vec<&Interval> = Vec::new();
+        for interval in intervals {
+            active.retain(|a| a.end > interval.start);
+            if active.iter().any(|a| a.same_registration(interval)) {
+                continue;
+            }
+            if active.len() >= limit {
+                let earliest = active
+                    .iter()
+                    .min_by_key(|a| a.start)
+                    .copied()
+                    .unwrap_or(interval);
+                found.push((earliest.clone(), interval.clone()));
+            }
+            active.push(interval);
+        }
+        let mut tokens: HashMap<u64, &Interval> = HashMap::new();
+        for interval in intervals {
+            if let Some(other) = tokens.insert(interval.token, interval)
+                && other.member != interval.member
+            {
+                found.push((other.clone(), interval.clone()));
+            }
+        }
+    }
+    for (first, second) in found {
+        let context = context(&events, &first, &second);
+        report.violations.push(Violation {
+            kind: ViolationKind::OverLimit,
+            first,
+            second,
+            context,
+        });
+    }
+    report
+        .violations
+        .sort_by_key(|v| (v.second.start.max(v.first.start), v.first.start));
+    report
+}
+
 /// The events about the name or the two members, from a second before to half a second after.
 fn context(events: &[Event], first: &Interval, second: &Interval) -> Vec<Event> {
     const BEFORE: u64 = 1_000_000_000;
@@ -402,6 +464,42 @@ mod tests {
             token,
             t: t * MS,
         }
+    }
+
+    #[test]
+    fn a_semaphore_allows_limit_holders_and_flags_one_more() {
+        // Two slots: m1 and m2 overlap (fine), tokens out of grant order (fine).
+        let two = [
+            acq("s", "m1", 20, 0),
+            acq("s", "m2", 10, 10),
+            rel("s", "m1", 20, 100),
+            acq("s", "m3", 30, 100),
+            rel("s", "m2", 10, 200),
+            rel("s", "m3", 30, 300),
+        ];
+        let report = check_limit(&two, 2);
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+        assert!(
+            !check(&two).violations.is_empty(),
+            "one slot would be violated"
+        );
+        // A third holder while two still hold is over the limit.
+        let three = [
+            acq("s", "m1", 20, 0),
+            acq("s", "m2", 10, 10),
+            acq("s", "m3", 30, 50),
+            rel("s", "m1", 20, 100),
+            rel("s", "m2", 10, 200),
+            rel("s", "m3", 30, 300),
+        ];
+        let report = check_limit(&three, 2);
+        assert_eq!(report.violations.len(), 1, "{:?}", report.violations);
+        let v = &report.violations[0];
+        assert_eq!(v.kind, ViolationKind::OverLimit);
+        assert_eq!(
+            (v.first.member.as_str(), v.second.member.as_str()),
+            ("m1", "m3")
+        );
     }
 
     #[test]

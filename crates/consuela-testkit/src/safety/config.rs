@@ -52,6 +52,9 @@ pub struct SafetyConfig {
     pub gap: (Duration, Duration),
     /// The history file (replaced).
     pub history: PathBuf,
+    /// `Some(N)`: the names are semaphores of N slots (`Registry::spawn_limited`), and the
+    /// checker allows N holders at once instead of one.
+    pub limit: Option<u32>,
 }
 
 impl SafetyConfig {
@@ -73,6 +76,7 @@ impl SafetyConfig {
             faults: FaultPlan::Random,
             gap: (Duration::from_millis(150), Duration::from_millis(700)),
             history: history.into(),
+            limit: None,
         }
     }
 

@@ -101,6 +101,7 @@ pub async fn measure_early_invalidation(
         renew_fraction: scenario.renew_fraction,
         watch_session: watch,
         unsafe_ignore_deadline: false,
+        limit: None,
     };
     let bound = 3 * scenario.ttl + scenario.lock_delay + Duration::from_secs(10);
 

@@ -167,6 +167,7 @@ pub async fn run(config: SafetyConfig) -> Result<SafetyReport, BoxError> {
     server.shutdown().await;
 
     SafetyReport::from_history(
+        config.limit,
         config.seed,
         config.history,
         tally.injected,

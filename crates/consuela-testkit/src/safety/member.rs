@@ -61,6 +61,9 @@ pub struct MemberArgs {
     /// Run a registry whose keeper ignores its deadline (needs the `unsafe-ignore-deadline`
     /// feature).
     pub unsafe_ignore_deadline: bool,
+    /// `Some(N)`: contend for one of N slots of each name (`Registry::spawn_limited`)
+    /// instead of the name itself.
+    pub limit: Option<u32>,
 }
 
 impl MemberArgs {
@@ -97,6 +100,10 @@ impl MemberArgs {
         ];
         if self.unsafe_ignore_deadline {
             args.push("--unsafe-ignore-deadline".into());
+        }
+        if let Some(limit) = self.limit {
+            args.push("--limit".into());
+            args.push(limit.to_string());
         }
         args
     }
@@ -153,6 +160,10 @@ impl MemberArgs {
             renew_fraction: u32::try_from(num("renew-fraction")?).map_err(|e| e.to_string())?,
             watch_session: get("watch-session")? == "true",
             unsafe_ignore_deadline,
+            limit: map
+                .get("limit")
+                .map(|l| l.parse().map_err(|e| format!("--limit: {e}")))
+                .transpose()?,
         })
     }
 
@@ -484,7 +495,10 @@ async fn worker(shared: Arc<Shared>, registry: Registry, session: String, seed: 
             .expect("a number serializes");
         shared.counters.attempts.fetch_add(1, Ordering::Relaxed);
         let inflight = InFlight::new(&shared.inflight);
-        let spawned = registry.spawn(&name, owner, holder).await;
+        let spawned = match args.limit {
+            Some(limit) => registry.spawn_limited(&name, limit, owner, holder).await,
+            None => registry.spawn(&name, owner, holder).await,
+        };
         drop(inflight);
         let backoff = match spawned {
             Ok(handle) => {
@@ -494,7 +508,7 @@ async fn worker(shared: Arc<Shared>, registry: Registry, session: String, seed: 
                 (0, 20)
             }
             Err(e) => match e.kind() {
-                ErrorKind::AlreadyRegistered { .. } => {
+                ErrorKind::AlreadyRegistered { .. } | ErrorKind::SemaphoreFull { .. } => {
                     shared.counters.conflicts.fetch_add(1, Ordering::Relaxed);
                     (5, 40)
                 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::BoxError;
 use super::audit::PostRun;
-use super::checker::{CheckReport, IntervalEnd, check};
+use super::checker::{CheckReport, IntervalEnd, check_limit};
 use super::history::{Event, read_history};
 
 /// Everything a run produced.
@@ -40,6 +40,7 @@ impl SafetyReport {
     ///
     /// When the history cannot be read.
     pub(crate) fn from_history(
+        limit: Option<u32>,
         seed: u64,
         history: PathBuf,
         faults: BTreeMap<&'static str, u64>,
@@ -77,7 +78,7 @@ impl SafetyReport {
             operations,
             faults,
             skipped,
-            check: check(&events),
+            check: check_limit(&events, limit.map_or(1, |l| l as usize)),
             post,
             bad_lines,
             history,

@@ -157,6 +157,7 @@ impl Supervisor {
             renew_fraction: 10,
             watch_session: config.watch_session,
             unsafe_ignore_deadline: config.unsafe_ignore_deadline,
+            limit: config.limit,
         };
         Self {
             program: config.member_program.clone(),

@@ -20,7 +20,7 @@ use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::error::{Error, LostReason};
 use crate::event::{Event, Pulses};
-use crate::holder::{Contact, Holder};
+use crate::holder::{Contact, Holder, Role};
 use crate::member::Members;
 use crate::name::Name;
 use crate::watch::RegistryWatch;
@@ -111,6 +111,17 @@ impl Registry {
     /// Why the registry stopped guaranteeing names.
     pub(crate) fn stopped_error(&self) -> Error {
         self.core.stopped_error()
+    }
+
+    /// `Ok` while running; otherwise the error every call answers.
+    pub(crate) fn check_running(&self) -> Result<(), Error> {
+        self.core.check_running()
+    }
+
+    /// Runs a background clean-up on the registry's task tracker, so that a
+    /// shutdown waits for it.
+    pub(crate) fn track(&self, future: impl Future<Output = ()> + Send + 'static) {
+        self.core.tasks.spawn(future);
     }
 
     /// This member's name, stored with every registration.
@@ -243,9 +254,10 @@ impl Registry {
     }
 
     /// Registers many names at once (at start-up, say): the registrations
-    /// share transactions of up to `registry.max_batch` names, with two
-    /// transactions' worth in flight at a time so that none waits in the
-    /// queue long enough to time out. Answers in the order given, one per
+    /// share transactions of up to `registry.max_batch` names, with one
+    /// transaction's worth more than `registry.max_batches_in_flight` can
+    /// carry in flight at a time, so that none waits in the queue long
+    /// enough to time out. Answers in the order given, one per
     /// name, exactly as [`register`](Self::register) would.
     ///
     /// # Errors
@@ -262,12 +274,28 @@ impl Registry {
     ) -> Vec<Result<Registration, Error>> {
         use futures_util::StreamExt;
 
-        let in_flight = self.core.config.registry.max_batch.saturating_mul(2);
+        let registry = &self.core.config.registry;
+        let in_flight = registry
+            .max_batch
+            .saturating_mul(registry.max_batches_in_flight.saturating_add(1));
         futures_util::stream::iter(names)
             .map(|(name, contact)| async move { self.register(name, contact).await })
             .buffered(in_flight)
             .collect()
             .await
+    }
+
+    /// Registers a key standing for `role` (a semaphore contender, a group
+    /// membership) with one Consul round trip: the building block of
+    /// semaphores and groups. Errors and cancel safety as
+    /// [`register`](Self::register).
+    pub(crate) async fn register_as(
+        &self,
+        name: &Name,
+        contact: Contact,
+        role: Role,
+    ) -> Result<Registration, Error> {
+        self.core.register_as(name, contact, role).await
     }
 
     /// [`register`](Self::register) with options: for instance waiting out

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use consuela_wire::{KvEntry, SessionId};
 use tokio::sync::watch;
 
-use crate::holder::{Contact, Holder, RegistrationId};
+use crate::holder::{Contact, Holder, RegistrationId, Role};
 use crate::name::Name;
 use crate::read::Liveness;
 use crate::time::Timestamp;
@@ -25,6 +25,7 @@ pub(crate) struct Held {
     pub(crate) contact: Contact,
     pub(crate) since: Timestamp,
     pub(crate) fencing_token: FencingToken,
+    pub(crate) role: Role,
     /// Live `Registration` guards for this name
     /// ([`Registration::share`](crate::Registration::share) hands out more).
     pub(crate) refs: usize,
@@ -37,6 +38,7 @@ impl Held {
             contact: self.contact.clone(),
             since: Some(self.since),
             fencing_token: self.fencing_token,
+            role: self.role,
         }
     }
 }

@@ -15,7 +15,7 @@ use super::registration::Registration;
 use crate::consul::Acquired;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::holder::{Contact, RegistrationId};
+use crate::holder::{Contact, RegistrationId, Role};
 use crate::name::Name;
 use crate::reaper::Zombie;
 use crate::record::Record;
@@ -49,6 +49,18 @@ impl Core {
         name: &Name,
         contact: Contact,
     ) -> Result<Registration, Error> {
+        self.register_as(name, contact, Role::Name).await
+    }
+
+    /// One registration attempt of a key standing for `role` (a name, a
+    /// semaphore contender, a group membership): the record says which, and
+    /// the key carries the role's flags.
+    pub(crate) async fn register_as(
+        self: &Arc<Self>,
+        name: &Name,
+        contact: Contact,
+        role: Role,
+    ) -> Result<Registration, Error> {
         loop {
             self.check_running()?;
             match self.local.claim(name) {
@@ -70,10 +82,12 @@ impl Core {
             id: Some(id.clone()),
         };
         let since = Timestamp::now();
-        let record = Record::new(&id, &contact, since);
+        let record = Record::new(&id, &contact, since).with_role(role);
         let key = self.directory.key(name);
         let started = Instant::now();
-        let answer = self.acquire(name, &key, &record.encode(), started).await;
+        let answer = self
+            .acquire(name, &key, &record.encode(), role.flags(), started)
+            .await;
         let latency = started.elapsed();
         let decision = acquire::decide(answer);
         if !decision.zombie {
@@ -86,6 +100,7 @@ impl Core {
                     contact,
                     since,
                     fencing_token,
+                    role,
                     refs: 1,
                 };
                 let holder = held.holder();
@@ -157,12 +172,13 @@ impl Core {
         name: &Name,
         key: &str,
         value: &[u8],
+        flags: u64,
         started: Instant,
     ) -> Result<Acquired, Error> {
         let deadline = started + self.config.registry.registration_timeout;
         let mut backoff = NO_LEADER_BACKOFF;
         loop {
-            let answer = timeout_at(deadline, self.session.acquire(key, value.to_vec()))
+            let answer = timeout_at(deadline, self.session.acquire(key, value.to_vec(), flags))
                 .await
                 .unwrap_or_else(|elapsed| Err(elapsed.into()));
             match answer {

@@ -174,6 +174,16 @@ impl<T: Send + 'static> SpawnHandle<T> {
         Self { join, stop, holder }
     }
 
+    /// A handle of a task spawned elsewhere (a semaphore slot's) that
+    /// behaves as this one: `stop` cancels `stop`, `join` awaits `join`.
+    pub(crate) fn from_parts(
+        join: JoinHandle<Result<T, Error>>,
+        stop: CancellationToken,
+        holder: Holder,
+    ) -> Self {
+        Self { join, stop, holder }
+    }
+
     /// The name's holder, as the future runs under it.
     pub fn holder(&self) -> &Holder {
         &self.holder

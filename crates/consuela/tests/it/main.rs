@@ -15,3 +15,5 @@ mod t80_presence;
 mod t90_unavailable;
 mod t95_server_failures;
 mod t96_tls;
+mod t97_semaphore;
+mod t98_group;
