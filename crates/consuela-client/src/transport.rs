@@ -197,7 +197,7 @@ impl Transport for HttpTransport {
             // One timer around the whole exchange (headers and body) is cheaper than reqwest's
             // per-request timeout, which also boxes and wraps the response body.
             let exchange = async move {
-                let mut response = builder.send().await.map_err(classify)?;
+                let mut response = send_unsent(builder).await.map_err(classify)?;
                 let status = response.status();
                 let headers = std::mem::take(response.headers_mut());
                 let body = match limit {
@@ -216,6 +216,46 @@ impl Transport for HttpTransport {
             }
         })
     }
+}
+
+/// Sends, and sends again (at most twice more) when the connection closed
+/// before the request was written: hyper then cancels it unsent. A server
+/// that hangs up right after the handshake does that, as TLS 1.3 refusing a
+/// client certificate does when its alert is not read in time; the next
+/// attempt usually reads the alert, which names the cause.
+async fn send_unsent(
+    mut builder: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let mut retries = 2;
+    loop {
+        let again = if retries > 0 {
+            builder.try_clone()
+        } else {
+            None
+        };
+        match builder.send().await {
+            Err(error) if unsent(&error) && again.is_some() => {
+                retries -= 1;
+                builder = again.expect("checked");
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether the request was never written (hyper canceled it before sending).
+fn unsent(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Reads a body of at most `limit` bytes, refusing a longer one as soon as
@@ -253,7 +293,8 @@ fn classify(error: reqwest::Error, client_cert: bool) -> TransportError {
         .filter(|failure| error.is_connect() || *failure != TlsFailure::Handshake);
     let kind = if let Some(failure) = tls {
         TransportErrorKind::Tls(failure)
-    } else if error.is_connect() {
+    } else if error.is_connect() || unsent(&error) {
+        // Never written, so certainly not applied.
         TransportErrorKind::Connect
     } else if error.is_timeout() {
         TransportErrorKind::Timeout

@@ -76,7 +76,7 @@ async fn a_registry_over_mutual_tls_leaks_no_secret() {
         })
         .find_map(|e| e.downcast_ref::<consuela_client::Error>())
         .expect("the client's error is the source");
-    assert_eq!(client_error.kind(), ErrorKind::Tls);
+    assert_eq!(client_error.kind(), ErrorKind::Tls, "{error:?}");
     assert_eq!(
         client_error.tls_failure(),
         Some(TlsFailure::CertificateRequired)
