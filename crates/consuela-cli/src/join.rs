@@ -25,7 +25,7 @@ use crate::tree;
 /// invalidated) the command is stopped and consuela exits with 76. The
 /// command finds CONSUELA_NAME (the membership's key name,
 /// GROUP/<session>.<n>), CONSUELA_MEMBER and CONSUELA_FENCING_TOKEN in its
-/// environment. --timeout does not apply: a join never waits.
+/// environment. --timeout is refused (exit 2): a join never waits.
 #[derive(Debug, clap::Args)]
 #[command(after_help = concat!(
     "Examples:\n  consuela join workers -- ./worker\n  consuela join --address 10.0.0.5:7000 web/frontends -- ./frontend\n\n",
@@ -45,6 +45,12 @@ pub(crate) struct JoinArgs {
 }
 
 pub(crate) async fn join(global: &GlobalArgs, args: JoinArgs) -> anyhow::Result<ExitCode> {
+    if args.lock.timeout.is_some() {
+        // A usage error, with clap's exit code: silently ignoring it would
+        // let a script believe it bounded something.
+        eprintln!("consuela: --timeout does not apply to join: a join never waits");
+        return Ok(ExitCode::from(2));
+    }
     let group = &args.group;
     let mut signals = Signals::new()?;
     tree::become_subreaper().context("cannot become a child subreaper")?;

@@ -192,3 +192,20 @@ async fn a_sigkilled_holder_frees_its_slot_through_the_guardian() {
     assert_eq!(waiter.line().await, "got");
     assert_eq!(waiter.wait().await.code(), Some(0));
 }
+
+/// A join never waits, so `--timeout` is a usage error rather than a flag
+/// silently ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_refuses_a_timeout() {
+    let env = Env::start().await;
+    let out = env
+        .output(&["join", "--timeout", "5s", "g/timeout", "--", "true"])
+        .await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--timeout does not apply to join"),
+        "{out:?}"
+    );
+    let whereis = env.output(&["whereis", "g/timeout"]).await;
+    assert_ne!(whereis.code, 0, "nothing joined: {whereis:?}");
+}
