@@ -182,12 +182,7 @@ async fn forget_dead_entry(registry: &Registry, semaphore: &Name) {
         if registry.check_running().is_err() {
             return;
         }
-        let Ok(entries) = registry
-            .directory()
-            .consul()
-            .list(&prefix, Consistency::Default)
-            .await
-        else {
+        let Ok(entries) = read_prefix(registry, &prefix).await else {
             return;
         };
         let Ok(table) = Table::read(&prefix, &entries) else {
@@ -211,6 +206,15 @@ async fn forget_dead_entry(registry: &Registry, semaphore: &Name) {
     }
 }
 
+/// Every key under a semaphore's prefix, `.lock` and contenders (one read).
+async fn read_prefix(registry: &Registry, prefix: &str) -> Result<Vec<KvEntry>, Error> {
+    registry
+        .directory()
+        .consul()
+        .list(prefix, Consistency::Default)
+        .await
+}
+
 /// Removes our session from `.lock` (best effort), then deletes the contender.
 async fn release(
     registry: &Registry,
@@ -223,12 +227,7 @@ async fn release(
         let lock_key = format!("{prefix}{LOCK_KEY}");
         let session = registry.session();
         for _ in 0..RELEASE_CAS_ATTEMPTS {
-            let Ok(entries) = registry
-                .directory()
-                .consul()
-                .list(&prefix, Consistency::Default)
-                .await
-            else {
+            let Ok(entries) = read_prefix(registry, &prefix).await else {
                 break;
             };
             let Some((value, index)) = Table::read(&prefix, &entries)
