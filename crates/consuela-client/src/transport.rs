@@ -143,6 +143,8 @@ pub struct HttpTransport {
     max_response_size: Option<usize>,
     /// Whether a client certificate is configured (tells a refused one from a missing one).
     client_cert: bool,
+    /// HTTPS: a request canceled unsent is sent again (see [`send_unsent`]).
+    tls: bool,
 }
 
 impl HttpTransport {
@@ -155,6 +157,7 @@ impl HttpTransport {
     /// certificate or key, a certificate without its key, or an invalid server name.
     pub fn new(config: &ClientConfig) -> Result<Self, Error> {
         let endpoint = parse_endpoint(&config.address)?;
+        let endpoint_tls = endpoint.base.starts_with("https://");
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.pool_max_idle)
@@ -173,6 +176,7 @@ impl HttpTransport {
             client,
             max_response_size: config.max_response_size,
             client_cert: config.tls.has_client_certificate(),
+            tls: endpoint_tls,
         })
     }
 }
@@ -192,12 +196,18 @@ impl Transport for HttpTransport {
         let timeout = request.timeout;
         let limit = self.max_response_size;
         let client_cert = self.client_cert;
+        let tls = self.tls;
         let classify = move |error| classify(error, client_cert);
         Box::pin(async move {
             // One timer around the whole exchange (headers and body) is cheaper than reqwest's
             // per-request timeout, which also boxes and wraps the response body.
             let exchange = async move {
-                let mut response = send_unsent(builder).await.map_err(classify)?;
+                let mut response = if tls {
+                    send_unsent(builder).await
+                } else {
+                    builder.send().await
+                }
+                .map_err(classify)?;
                 let status = response.status();
                 let headers = std::mem::take(response.headers_mut());
                 let body = match limit {
@@ -219,7 +229,9 @@ impl Transport for HttpTransport {
 }
 
 /// Sends, and sends again (at most twice more) when the connection closed
-/// before the request was written: hyper then cancels it unsent. A server
+/// before the request was written: hyper then cancels it unsent. Only over
+/// HTTPS, where it happens on fresh connections; over plain HTTP hyper
+/// already retries the reused connections it happens on. A server
 /// that hangs up right after the handshake does that, as TLS 1.3 refusing a
 /// client certificate does when its alert is not read in time; the next
 /// attempt usually reads the alert, which names the cause.
