@@ -6,6 +6,7 @@
 //! ([`Client::with_transport`](crate::Client::with_transport)).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -143,8 +144,10 @@ pub struct HttpTransport {
     max_response_size: Option<usize>,
     /// Whether a client certificate is configured (tells a refused one from a missing one).
     client_cert: bool,
-    /// HTTPS: a request canceled unsent is sent again (see [`send_unsent`]).
-    tls: bool,
+    /// Over HTTPS, the TLS configuration: a request canceled unsent is sent
+    /// again (see [`send_unsent`]), and if it never goes out, a probe
+    /// connection of our own reads why (see [`probe`]).
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl HttpTransport {
@@ -157,7 +160,11 @@ impl HttpTransport {
     /// certificate or key, a certificate without its key, or an invalid server name.
     pub fn new(config: &ClientConfig) -> Result<Self, Error> {
         let endpoint = parse_endpoint(&config.address)?;
-        let endpoint_tls = endpoint.base.starts_with("https://");
+        let rustls_config = crate::tls::client_config(&config.tls)?;
+        let tls = endpoint
+            .base
+            .starts_with("https://")
+            .then(|| Arc::new(rustls_config.clone()));
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.pool_max_idle)
@@ -166,7 +173,7 @@ impl HttpTransport {
             // GET elsewhere. Surface it as an error instead.
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
-            .use_preconfigured_tls(crate::tls::client_config(&config.tls)?)
+            .use_preconfigured_tls(rustls_config.clone())
             .user_agent(concat!("consuela-client/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = endpoint.unix {
             builder = builder.unix_socket(path);
@@ -176,7 +183,7 @@ impl HttpTransport {
             client,
             max_response_size: config.max_response_size,
             client_cert: config.tls.has_client_certificate(),
-            tls: endpoint_tls,
+            tls,
         })
     }
 }
@@ -186,6 +193,7 @@ impl Transport for HttpTransport {
         &self,
         request: HttpRequest,
     ) -> BoxFuture<'static, Result<HttpResponse, TransportError>> {
+        let tls = self.tls.clone().map(|config| (config, request.url.clone()));
         let mut builder = self
             .client
             .request(request.method, request.url)
@@ -196,18 +204,26 @@ impl Transport for HttpTransport {
         let timeout = request.timeout;
         let limit = self.max_response_size;
         let client_cert = self.client_cert;
-        let tls = self.tls;
         let classify = move |error| classify(error, client_cert);
         Box::pin(async move {
             // One timer around the whole exchange (headers and body) is cheaper than reqwest's
             // per-request timeout, which also boxes and wraps the response body.
             let exchange = async move {
-                let mut response = if tls {
-                    send_unsent(builder).await
-                } else {
-                    builder.send().await
-                }
-                .map_err(classify)?;
+                let sent = match &tls {
+                    Some(_) => send_unsent(builder).await,
+                    None => builder.send().await,
+                };
+                let mut response = match (sent, tls) {
+                    (Ok(response), _) => response,
+                    (Err(error), Some((config, url))) if unsent(&error) => {
+                        let kind = match probe(config, &url, client_cert).await {
+                            Some(failure) => TransportErrorKind::Tls(failure),
+                            None => TransportErrorKind::Connect,
+                        };
+                        return Err(TransportError::new(kind, error));
+                    }
+                    (Err(error), _) => return Err(classify(error)),
+                };
                 let status = response.status();
                 let headers = std::mem::take(response.headers_mut());
                 let body = match limit {
@@ -254,6 +270,52 @@ async fn send_unsent(
         }
     }
 }
+
+/// Why an HTTPS server drops fresh connections before a request can be
+/// written: one handshake and one read on a connection of our own. hyper's
+/// pool reads the alert (TLS 1.3 refuses a client certificate only after
+/// the handshake) and only reports the request canceled; here the alert
+/// comes back to us. `None` when the probe sees no TLS failure.
+async fn probe(
+    config: Arc<rustls::ClientConfig>,
+    url: &Url,
+    client_cert: bool,
+) -> Option<TlsFailure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::timeout;
+
+    let host = url.host_str()?;
+    let port = url.port_or_known_default()?;
+    let name = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let name = rustls::pki_types::ServerName::try_from(name).ok()?;
+    let tcp = timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port)))
+        .await
+        .ok()?
+        .ok()?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let mut stream = match timeout(PROBE_TIMEOUT, connector.connect(name, tcp))
+        .await
+        .ok()?
+    {
+        Ok(stream) => stream,
+        Err(error) => return classify_tls(&error, client_cert),
+    };
+    let request = b"GET /v1/status/leader HTTP/1.1\r\nHost: consul\r\nConnection: close\r\n\r\n";
+    if let Err(error) = stream.write_all(request).await {
+        return classify_tls(&error, client_cert);
+    }
+    let mut byte = [0_u8; 1];
+    match timeout(PROBE_TIMEOUT, stream.read(&mut byte)).await.ok()? {
+        Err(error) => classify_tls(&error, client_cert),
+        Ok(_) => None,
+    }
+}
+
+/// How long the probe of a dropped HTTPS connection may take per step.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Whether the request was never written (hyper canceled it before sending).
 fn unsent(error: &reqwest::Error) -> bool {
