@@ -13,6 +13,7 @@ use consuela_wire::{KvEntry, SessionEntry, SessionId, SessionRequest, parse_go_d
 
 use crate::batch::{Answer, Batcher, Limits, OpKind};
 use crate::error::{Error, ErrorKind, Refusal};
+use crate::retry::NoLeaderBackoff;
 use crate::token::FencingToken;
 
 /// Session-less KV reads.
@@ -70,21 +71,22 @@ impl Consul {
         wait: Duration,
     ) -> Result<Session, Error> {
         let deadline = tokio::time::Instant::now() + wait;
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = NoLeaderBackoff::new();
         let id = loop {
-            match self.client.session().create(request).await {
-                Err(e)
-                    if e.kind() == consuela_client::ErrorKind::NoLeader
-                        && tokio::time::Instant::now() + backoff < deadline =>
-                {
-                    tracing::warn!(
-                        gives_up_in = ?deadline.saturating_duration_since(tokio::time::Instant::now()),
-                        "Consul has no leader; waiting to create the session"
-                    );
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
+            let created = self.client.session().create(request).await;
+            let now = tokio::time::Instant::now();
+            let first = backoff.is_first();
+            match (created, backoff.next_before(now, deadline)) {
+                (Err(e), Some(pause)) if e.kind() == consuela_client::ErrorKind::NoLeader => {
+                    if first {
+                        tracing::warn!(
+                            gives_up_in = ?deadline.saturating_duration_since(now),
+                            "Consul has no leader; waiting to create the session"
+                        );
+                    }
+                    tokio::time::sleep(pause).await;
                 }
-                created => break created?,
+                (created, _) => break created?,
             }
         };
         Ok(Session {

@@ -253,3 +253,67 @@ mod tests {
         assert!(bad.is_err());
     }
 }
+
+/// The pause between attempts while Consul has no leader (500 `No cluster
+/// leader`, refused before anything was applied): 50 ms, doubling up to
+/// 500 ms. Elections last seconds, so a short fixed ramp suffices.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoLeaderBackoff {
+    next: Duration,
+    first: bool,
+}
+
+impl NoLeaderBackoff {
+    const FIRST: Duration = Duration::from_millis(50);
+    const MAX: Duration = Duration::from_millis(500);
+
+    pub(crate) fn new() -> Self {
+        Self {
+            next: Self::FIRST,
+            first: true,
+        }
+    }
+
+    /// Whether no pause was taken yet (to say "waiting" once).
+    pub(crate) fn is_first(&self) -> bool {
+        self.first
+    }
+
+    /// The next pause.
+    pub(crate) fn next(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (wait * 2).min(Self::MAX);
+        self.first = false;
+        wait
+    }
+
+    /// The next pause, or `None` when pausing from `now` would reach `deadline`.
+    pub(crate) fn next_before(
+        &mut self,
+        now: tokio::time::Instant,
+        deadline: tokio::time::Instant,
+    ) -> Option<Duration> {
+        (now + self.next < deadline).then(|| self.next())
+    }
+}
+
+#[cfg(test)]
+mod no_leader_tests {
+    use super::*;
+
+    #[test]
+    fn doubles_to_its_cap_and_stops_short_of_the_deadline() {
+        let mut b = NoLeaderBackoff::new();
+        assert!(b.is_first());
+        let waits: Vec<_> = (0..6).map(|_| b.next().as_millis()).collect();
+        assert_eq!(waits, [50, 100, 200, 400, 500, 500]);
+        assert!(!b.is_first());
+        let now = tokio::time::Instant::now();
+        let mut b = NoLeaderBackoff::new();
+        assert_eq!(
+            b.next_before(now, now + Duration::from_millis(60)),
+            Some(NoLeaderBackoff::FIRST)
+        );
+        assert_eq!(b.next_before(now, now + Duration::from_millis(60)), None);
+    }
+}

@@ -43,14 +43,12 @@ pub use crate::holder::SEMAPHORE_FLAGS;
 use crate::holder::{Contact, Holder, Role};
 use crate::name::Name;
 use crate::registry::{Registration, Registry, SpawnHandle};
+use crate::retry::NoLeaderBackoff;
 use crate::slot_table::{LOCK_KEY, Plan, Refusal, Table};
 use crate::token::FencingToken;
 
 /// How long one blocking read of a full semaphore's prefix waits.
 const FULL_WAIT: Duration = Duration::from_secs(30);
-/// The first and the longest back-off while Consul has no leader.
-const NO_LEADER_BACKOFF: Duration = Duration::from_millis(50);
-const NO_LEADER_BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// How many times a release retries its `.lock` CAS before leaving the
 /// entry to be pruned.
 const RELEASE_CAS_ATTEMPTS: usize = 8;
@@ -544,7 +542,7 @@ impl Registry {
         let contender_key = self.directory().key(contender_name);
         let session = self.session().clone();
         let mut index: Option<Index> = None;
-        let mut backoff = NO_LEADER_BACKOFF;
+        let mut backoff = NoLeaderBackoff::new();
         // When each dead holder was first seen dead: its slot is held back
         // for the lock-delay from then, as Consul holds back a dead session's
         // keys (a successor's own contender key is not held back by Consul).
@@ -615,8 +613,7 @@ impl Registry {
                         // Another contender wrote `.lock` first: read again.
                         Ok(_) => {}
                         Err(e) if e.kind() == consuela_client::ErrorKind::NoLeader => {
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(NO_LEADER_BACKOFF_MAX);
+                            tokio::time::sleep(backoff.next()).await;
                         }
                         // The CAS may have applied: the next read tells.
                         Err(e) if e.outcome() == consuela_client::Outcome::Unknown => {}

@@ -3,7 +3,6 @@
 //! [acquire decision](super::acquire).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
@@ -19,6 +18,7 @@ use crate::holder::{Contact, RegistrationId, Role};
 use crate::name::Name;
 use crate::reaper::Zombie;
 use crate::record::Record;
+use crate::retry::NoLeaderBackoff;
 use crate::time::Timestamp;
 
 impl Core {
@@ -176,31 +176,28 @@ impl Core {
         started: Instant,
     ) -> Result<Acquired, Error> {
         let deadline = started + self.config.registry.registration_timeout;
-        let mut backoff = NO_LEADER_BACKOFF;
+        let mut backoff = NoLeaderBackoff::new();
         loop {
             let answer = timeout_at(deadline, self.session.acquire(key, value.to_vec(), flags))
                 .await
                 .unwrap_or_else(|elapsed| Err(elapsed.into()));
-            match answer {
-                Ok(Acquired::NoLeader) if Instant::now() + backoff < deadline => {
-                    if backoff == NO_LEADER_BACKOFF {
+            let now = Instant::now();
+            let first = backoff.is_first();
+            match (answer, backoff.next_before(now, deadline)) {
+                (Ok(Acquired::NoLeader), Some(wait)) => {
+                    if first {
                         self.pulses.emit(Event::AwaitingLeader {
                             name: name.clone(),
-                            gives_up_in: deadline.saturating_duration_since(Instant::now()),
+                            gives_up_in: deadline.saturating_duration_since(now),
                         });
                     }
-                    sleep(backoff).await;
-                    backoff = (backoff * 2).min(NO_LEADER_BACKOFF_MAX);
+                    sleep(wait).await;
                 }
-                answer => return answer,
+                (answer, _) => return answer,
             }
         }
     }
 }
-
-/// The first and the longest wait between attempts while Consul has no leader.
-const NO_LEADER_BACKOFF: Duration = Duration::from_millis(50);
-const NO_LEADER_BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 /// A claimed slot in the local table: freed when dropped, and, while the
 /// outcome is unknown (`id` set), handed to the reaper, including when the
