@@ -138,9 +138,10 @@ impl Shared {
     }
 }
 
-/// One of the `max_in_flight` transactions. Dropped without
-/// [`Slot::done`] (its future cancelled, or a panic), it still hands the
-/// queue on, so that no queued operation waits forever.
+/// One of the `max_in_flight` transactions. Dropped before its drain
+/// finished (a caller's own send done, its future cancelled, a panic), it
+/// hands the queue on to a task of its own, so that no queued operation
+/// waits forever.
 struct Slot {
     shared: Arc<Shared>,
     done: bool,
@@ -243,24 +244,15 @@ impl Batcher {
             }
         };
         if let Some(job) = mine {
-            let mut slot = Slot {
+            // Dropped when the send ends (or this future is): what queued
+            // meanwhile goes out from a task of its own, so that this caller
+            // does not wait for it.
+            let _slot = Slot {
                 shared: self.shared.clone(),
                 done: false,
             };
             // A single operation is never rolled back for another's sake.
             let _ = send(&self.shared.client, vec![job]).await;
-            // Whatever queued meanwhile goes out from a task of its own, so
-            // that this caller does not wait for it.
-            if let Some(batch) = self.shared.next() {
-                drop(tokio::spawn(
-                    Slot {
-                        shared: self.shared.clone(),
-                        done: false,
-                    }
-                    .drain(batch),
-                ));
-            }
-            slot.done = true;
         }
         // Dropped unanswered only if the task sending it was dropped or
         // panicked mid-transaction: the outcome is unknown.
