@@ -61,38 +61,20 @@ pub(crate) async fn handle(
             state.set_latency(Duration::ZERO);
             json(&true)
         }
-        ("fault/election", &Method::PUT) => {
-            let length = q
-                .get("duration")
-                .and_then(|d| consuela_wire::parse_go_duration(d).ok())
-                .and_then(|ns| u64::try_from(ns).ok());
-            match length {
-                Some(ns) => {
-                    state.hold_election(Duration::from_nanos(ns));
-                    json(&true)
-                }
-                _ => text(
-                    StatusCode::BAD_REQUEST,
-                    "duration must be a Go duration such as 15s",
-                ),
+        ("fault/election", &Method::PUT) => match duration(q) {
+            Some(length) => {
+                state.hold_election(length);
+                json(&true)
             }
-        }
-        ("fault/agent-restart", &Method::PUT) => {
-            let down = q
-                .get("duration")
-                .and_then(|d| consuela_wire::parse_go_duration(d).ok())
-                .and_then(|ns| u64::try_from(ns).ok());
-            match down {
-                Some(ns) => {
-                    state.restart_agent(Duration::from_nanos(ns));
-                    json(&true)
-                }
-                _ => text(
-                    StatusCode::BAD_REQUEST,
-                    "duration must be a Go duration such as 5s",
-                ),
+            None => bad_duration("15s"),
+        },
+        ("fault/agent-restart", &Method::PUT) => match duration(q) {
+            Some(down) => {
+                state.restart_agent(down);
+                json(&true)
             }
-        }
+            None => bad_duration("5s"),
+        },
         ("ttl/pause", &Method::PUT) => {
             state.pause_ttl(true);
             json(&true)
@@ -118,4 +100,17 @@ pub(crate) async fn handle(
         ) => not_allowed(),
         _ => super::empty(StatusCode::NOT_FOUND),
     }
+}
+
+/// The `?duration=` of a fault: a non-negative Go duration.
+fn duration(q: &Query) -> Option<Duration> {
+    let ns = consuela_wire::parse_go_duration(q.get("duration")?).ok()?;
+    u64::try_from(ns).ok().map(Duration::from_nanos)
+}
+
+fn bad_duration(example: &str) -> Response {
+    text(
+        StatusCode::BAD_REQUEST,
+        format!("duration must be a Go duration such as {example}"),
+    )
 }
