@@ -91,6 +91,7 @@ pub use config::{BasicAuth, ClientConfig, DEFAULT_ADDRESS, RequestHook, TlsConfi
 pub use error::{ConfigError, Error, ErrorKind, Outcome, TlsFailure};
 pub use event::RequestEvent;
 pub use query::{Consistency, DEFAULT_WAIT, MAX_WAIT, QueryOptions, QueryResponse};
+pub use tls::client_config as rustls_client_config;
 pub use transport::{
     HttpRequest, HttpResponse, HttpTransport, Transport, TransportError, TransportErrorKind,
 };

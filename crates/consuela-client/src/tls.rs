@@ -86,8 +86,15 @@ fn failure(error: &rustls::Error, client_cert: bool) -> TlsFailure {
     }
 }
 
-/// The rustls client configuration of `tls`.
-pub(crate) fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Error> {
+/// The rustls client configuration of `tls`, as the client's own transport
+/// uses it: for other HTTPS clients that must trust and present exactly what
+/// the Consul client does.
+///
+/// # Errors
+///
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) when a file cannot be read
+/// or holds no usable certificate or key.
+pub fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

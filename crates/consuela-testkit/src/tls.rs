@@ -93,6 +93,21 @@ impl TestCa {
         )
     }
 
+    /// A certificate for `localhost` and `127.0.0.1` good for both ends of
+    /// a connection (server and client authentication), as a cluster
+    /// member's certificate is when members talk to each other.
+    pub fn member(&self) -> CertifiedKey {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        self.issue_for(
+            names,
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+            KeyPair::generate().expect("key"),
+        )
+    }
+
     /// A server certificate for exactly these names (e.g. `server.dc1.consul` only).
     pub fn server_only(&self, names: &[&str]) -> CertifiedKey {
         let names = names.iter().map(|name| (*name).to_owned()).collect();
@@ -144,8 +159,17 @@ impl TestCa {
         usage: ExtendedKeyUsagePurpose,
         key: KeyPair,
     ) -> CertifiedKey {
+        self.issue_for(names, vec![usage], key)
+    }
+
+    fn issue_for(
+        &self,
+        names: Vec<String>,
+        usages: Vec<ExtendedKeyUsagePurpose>,
+        key: KeyPair,
+    ) -> CertifiedKey {
         let mut params = CertificateParams::new(names).expect("params");
-        params.extended_key_usages = vec![usage];
+        params.extended_key_usages = usages;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let cert = params.signed_by(&key, &self.issuer).expect("certificate");
         CertifiedKey {

@@ -23,10 +23,12 @@ use serde::{Deserialize, Serialize};
 
 mod discovery;
 mod leader;
+mod messaging;
 mod presence;
 
 pub use self::discovery::DiscoveryConfig;
 pub use self::leader::SingletonConfig;
+pub use self::messaging::{MessagingConfig, MessagingTlsConfig};
 pub use self::presence::{PresenceCheck, PresenceConfig};
 use crate::duration;
 pub use crate::duration::parse_duration;
@@ -86,6 +88,12 @@ pub struct Config {
     /// ([`Registry::discovery`](crate::Registry::discovery)).
     #[serde(default)]
     pub discovery: Option<DiscoveryConfig>,
+    /// When present, this member runs a mail endpoint, so that mailboxes it
+    /// registers ([`Registry::register_mailbox`](crate::Registry::register_mailbox))
+    /// take messages from other members. Without it, mailboxes take
+    /// messages from this process only.
+    #[serde(default)]
+    pub messaging: Option<MessagingConfig>,
 }
 
 impl Config {
@@ -104,6 +112,7 @@ impl Config {
             leader: SingletonConfig::default(),
             presence: None,
             discovery: None,
+            messaging: None,
         }
     }
 
@@ -260,6 +269,9 @@ impl Config {
             if discovery.wait.is_zero() {
                 return Err(ConfigError::ZeroTimeout("discovery.wait"));
             }
+        }
+        if let Some(messaging) = &self.messaging {
+            messaging.validate()?;
         }
         Ok(self)
     }
@@ -697,6 +709,23 @@ pub enum ConfigError {
     /// Only one of `consul.tls.cert_file` and `consul.tls.key_file` is set.
     #[error("consul.tls.cert_file and consul.tls.key_file go together")]
     ClientCertificate,
+    /// `messaging.advertise` is not an `http://` or `https://` URL with a host.
+    #[error("messaging.advertise {0:?} must be an http:// or https:// URL with a host")]
+    Advertise(String),
+    /// The mail endpoint cannot listen on `messaging.listen`.
+    #[error("messaging.listen {listen}: {reason}")]
+    Listen {
+        /// The configured address.
+        listen: std::net::SocketAddr,
+        /// Why binding failed.
+        reason: String,
+    },
+    /// A `[messaging.tls]` file cannot be read or used.
+    #[error("messaging.tls: {0}")]
+    MessagingTls(String),
+    /// `messaging.tls.verify_incoming` is set without `messaging.tls.ca_file`.
+    #[error("messaging.tls.verify_incoming needs messaging.tls.ca_file")]
+    VerifyWithoutCa,
     /// A retry policy is unbounded or malformed.
     #[error("invalid {component} retry policy: {reason}")]
     Retry {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::ConfigError;
 use crate::holder::Holder;
 use crate::name::NameError;
+use crate::token::FencingToken;
 
 /// Why the registry stopped guaranteeing its names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,6 +134,45 @@ pub enum ErrorKind {
     },
     /// A semaphore limit of zero. Not retryable.
     InvalidLimit,
+    /// Messaging: no one holds the name. Retryable once someone registers it.
+    NoOwner,
+    /// Messaging: the name's holder has no mailbox this sender can reach (it
+    /// registered none, or its member runs no mail endpoint). Not retryable
+    /// as is.
+    NoMailbox,
+    /// Messaging: the owner's mail endpoint could not be reached.
+    /// `maybe_delivered` is false when the message certainly did not leave
+    /// (the connection was refused), true when it may have been enqueued
+    /// (a timeout or reset after it was sent): delivery is at most once, so
+    /// the sender must not assume either.
+    OwnerUnreachable {
+        /// Whether the message may have been enqueued all the same.
+        maybe_delivered: bool,
+    },
+    /// Messaging: the message was addressed to a registration that no longer
+    /// owns the name (the token the sender expected is not the owner's).
+    /// Not delivered. Look the name up again to address the new owner.
+    Stale {
+        /// The fencing token of the registration that owns the name now,
+        /// when known.
+        current: Option<FencingToken>,
+    },
+    /// Messaging: the mailbox stayed full for `messaging.send_timeout`.
+    /// Not delivered; retryable.
+    MailboxFull,
+    /// Messaging: the owner dropped its mailbox's receiver while still
+    /// holding the name. Not delivered.
+    MailboxClosed,
+    /// Messaging: the message does not encode, does not decode as the
+    /// mailbox's type, or is larger than the endpoint accepts (the detail
+    /// says which). Not delivered; not retryable.
+    BadMessage(String),
+    /// Messaging: a call's reply did not come within its timeout. The
+    /// request was delivered.
+    CallTimeout,
+    /// Messaging: the receiver of a call dropped it without replying. The
+    /// request was delivered.
+    NoReply,
 }
 
 impl ErrorKind {
@@ -175,11 +215,19 @@ impl Error {
     }
 
     /// True when trying again later may succeed: lock-delay, Consul unavailable
-    /// or an unknown outcome.
+    /// or an unknown outcome; for messages, no owner yet, a full mailbox or an
+    /// owner that certainly did not get the message.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::LockDelay | ErrorKind::Unavailable | ErrorKind::Unknown
+            ErrorKind::LockDelay
+                | ErrorKind::Unavailable
+                | ErrorKind::Unknown
+                | ErrorKind::NoOwner
+                | ErrorKind::MailboxFull
+                | ErrorKind::OwnerUnreachable {
+                    maybe_delivered: false
+                }
         )
     }
 
@@ -243,6 +291,30 @@ impl fmt::Display for Error {
                 "semaphore limit conflict (contender: {found}, local: {local})"
             ),
             ErrorKind::InvalidLimit => f.write_str("a semaphore's limit must be at least 1"),
+            ErrorKind::NoOwner => f.write_str("no one holds the name"),
+            ErrorKind::NoMailbox => f.write_str("the name's holder has no reachable mailbox"),
+            ErrorKind::OwnerUnreachable {
+                maybe_delivered: false,
+            } => f.write_str("the owner's mail endpoint is unreachable; not delivered"),
+            ErrorKind::OwnerUnreachable {
+                maybe_delivered: true,
+            } => f.write_str(
+                "the owner's mail endpoint stopped answering; the message may have been delivered",
+            ),
+            ErrorKind::Stale { current: Some(t) } => {
+                write!(
+                    f,
+                    "stale address: the name is now held with fencing token {t}"
+                )
+            }
+            ErrorKind::Stale { current: None } => {
+                f.write_str("stale address: the registration no longer holds the name")
+            }
+            ErrorKind::MailboxFull => f.write_str("the mailbox is full"),
+            ErrorKind::MailboxClosed => f.write_str("the mailbox is closed"),
+            ErrorKind::BadMessage(detail) => write!(f, "bad message: {detail}"),
+            ErrorKind::CallTimeout => f.write_str("no reply within the call's timeout"),
+            ErrorKind::NoReply => f.write_str("the receiver dropped the call without replying"),
         }
     }
 }

@@ -44,6 +44,11 @@ pub struct Contact {
     /// Free-form metadata.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub meta: serde_json::Value,
+    /// The URL of the mail endpoint that takes messages for the name (set by
+    /// [`Registry::register_mailbox`](crate::Registry::register_mailbox) when
+    /// the member runs one); `None` for a name without a mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<String>,
 }
 
 impl Contact {
@@ -52,6 +57,7 @@ impl Contact {
         Self {
             address: Some(address.into()),
             meta: serde_json::Value::Null,
+            mailbox: None,
         }
     }
 

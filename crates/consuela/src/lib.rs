@@ -50,6 +50,9 @@
 //!   Go `api.Semaphore`, so `consul lock -n` shares the slots.
 //! - [`group`]: process groups ([`join`](Registry::join),
 //!   [`members`](Registry::members), [`watch_group`](Registry::watch_group)).
+//! - [`messaging`]: named mailboxes ([`register_mailbox`](Registry::register_mailbox),
+//!   [`send`](Registry::send), [`call`](Registry::call)) reaching the owner
+//!   wherever it runs, never a stale one.
 //! - [`presence`] and [`discovery`]: this member as a Consul service, and the
 //!   live members of a service.
 //! - [`config`]: the original's sections and defaults, loadable from TOML.
@@ -100,6 +103,7 @@ mod reaper;
 pub mod discover;
 pub mod discovery;
 pub mod group;
+pub mod messaging;
 pub mod prelude;
 pub mod presence;
 pub mod registry;

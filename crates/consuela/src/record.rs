@@ -38,6 +38,9 @@ pub(crate) struct Record {
     /// The limit a semaphore contender asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) limit: Option<u32>,
+    /// The URL of the holder's mail endpoint, for a name with a mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mailbox: Option<String>,
 }
 
 impl Record {
@@ -51,6 +54,7 @@ impl Record {
             since: since.to_string(),
             kind: None,
             limit: None,
+            mailbox: contact.mailbox.clone(),
         }
     }
 
@@ -93,6 +97,7 @@ impl Record {
             contact: Contact {
                 address: self.address,
                 meta: self.meta,
+                mailbox: self.mailbox,
             },
             fencing_token,
         }

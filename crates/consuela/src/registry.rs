@@ -16,6 +16,7 @@ mod handle;
 mod health;
 mod lifecycle;
 mod local;
+mod mail;
 mod options;
 mod register;
 mod registration;

@@ -16,15 +16,17 @@ use super::core::Core;
 use super::handle::{Registry, Respawn};
 use super::lifecycle::supervise;
 use super::local::{Local, Mine};
+use super::mail::Office;
 use super::state::State;
 use crate::batch::Limits;
-use crate::config::Config;
+use crate::config::{Config, MessagingConfig};
 use crate::consul::Consul;
 use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::error::{Error, LostReason, Task};
 use crate::event::{Component, Event, Pulse, Pulses, TracingPulse};
 use crate::keeper::{self, Deadline, Keeper};
+use crate::messaging::{Bound, Courier};
 use crate::name::KeySpace;
 use crate::presence::Presence;
 use crate::read::View;
@@ -130,6 +132,18 @@ impl RegistryBuilder {
         let keys = KeySpace::new(&config.namespace)?;
         let member = config.member_name();
         let mut config = config;
+        let courier = Courier::new(
+            config
+                .messaging
+                .as_ref()
+                .unwrap_or(&MessagingConfig::default()),
+        )?;
+        // Bound before anything is created in Consul, so that a taken port
+        // leaves nothing behind.
+        let mail = match &config.messaging {
+            Some(messaging) => Some(Bound::bind(messaging).await?),
+            None => None,
+        };
 
         // The presence goes first: the session may be bound to its check.
         let presence = match config.presence.clone() {
@@ -220,7 +234,14 @@ impl RegistryBuilder {
             spawned: TaskTracker::new(),
             presence: Mutex::new(presence),
             discovery: Mutex::new(discovery),
+            mail_url: mail.as_ref().map(|bound| bound.url().to_owned()),
+            endpoint: Mutex::new(None),
+            courier,
         });
+        if let Some(bound) = mail {
+            let endpoint = bound.serve(Arc::new(Office::new(&core)));
+            *core.endpoint.lock().unwrap_or_else(|e| e.into_inner()) = Some(endpoint);
+        }
         hooks.guard(&core);
         // Each background task fail-stops the registry when it ends with a
         // reason or panics, but never keeps it alive.

@@ -15,6 +15,7 @@ use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::event::Pulses;
 use crate::holder::RegistrationId;
+use crate::messaging::{Courier, Endpoint};
 use crate::presence::Presence;
 use crate::reaper::ReaperHandle;
 
@@ -45,6 +46,12 @@ pub(crate) struct Core {
     pub(crate) presence: Mutex<Option<Presence>>,
     /// The `[discovery]` the registry started, stopped on shutdown.
     pub(crate) discovery: Mutex<Option<Discovery>>,
+    /// The URL of this member's mail endpoint, when `[messaging]` runs one.
+    pub(crate) mail_url: Option<String>,
+    /// That endpoint, stopped on shutdown.
+    pub(crate) endpoint: Mutex<Option<Endpoint>>,
+    /// Delivers messages to other members' mailboxes.
+    pub(crate) courier: Courier,
 }
 
 impl Core {
@@ -75,6 +82,14 @@ impl Core {
             .take();
         if let Some(discovery) = discovery {
             discovery.shutdown().await;
+        }
+        let endpoint = self
+            .endpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(endpoint) = endpoint {
+            endpoint.shutdown().await;
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use consuela_client::{Client, Consistency, WatchConfig};
 use consuela_wire::{CheckId, SessionId};
 use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use tokio::sync::{OnceCell, watch};
 use tokio_util::task::TaskTracker;
 
@@ -15,13 +16,14 @@ use super::core::Core;
 use super::options::RegisterOptions;
 use super::registration::{Registration, SpawnHandle};
 use super::state::State;
-use crate::config::Config;
+use crate::config::{Config, MessagingConfig};
 use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::error::{Error, LostReason};
 use crate::event::{Event, Pulses};
 use crate::holder::{Contact, Holder, Role};
 use crate::member::Members;
+use crate::messaging::{self, Mailbox};
 use crate::name::Name;
 use crate::watch::RegistryWatch;
 
@@ -127,6 +129,12 @@ impl Registry {
     /// This member's name, stored with every registration.
     pub fn member(&self) -> &str {
         &self.core.member
+    }
+
+    /// The URL of this member's mail endpoint, stored in the records of its
+    /// mailboxes; `None` without `[messaging]`.
+    pub fn mail_url(&self) -> Option<&str> {
+        self.core.mail_url.as_deref()
     }
 
     /// The Consul session id.
@@ -283,6 +291,45 @@ impl Registry {
             .buffered(in_flight)
             .collect()
             .await
+    }
+
+    /// Registers `name` with a mailbox of `M`, with one Consul round trip:
+    /// the name's record carries this member's mail endpoint (when
+    /// `[messaging]` runs one), and messages sent to the name
+    /// ([`send`](Self::send), [`call`](Self::call), from any member) arrive
+    /// in the returned [`Mailbox`] while the registration holds it. Without
+    /// `[messaging]` the mailbox takes messages from this process only.
+    ///
+    /// # Errors
+    ///
+    /// As [`register`](Self::register).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`register`](Self::register).
+    pub async fn register_mailbox<M>(
+        &self,
+        name: impl AsRef<str>,
+        contact: Contact,
+    ) -> Result<(Registration, Mailbox<M>), Error>
+    where
+        M: DeserializeOwned + Send + 'static,
+    {
+        let name = Name::new(name)?;
+        let capacity = match &self.core.config.messaging {
+            Some(messaging) => messaging.capacity,
+            None => MessagingConfig::default().capacity,
+        };
+        let (inbox, mailbox) = messaging::channel::<M>(capacity);
+        let contact = Contact {
+            mailbox: self.core.mail_url.clone(),
+            ..contact
+        };
+        let registration = self
+            .core
+            .register_held(&name, contact, Role::Name, Some(inbox))
+            .await?;
+        Ok((registration, mailbox))
     }
 
     /// Registers a key standing for `role` (a semaphore contender, a group

@@ -13,6 +13,7 @@ use consuela_wire::{KvEntry, SessionId};
 use tokio::sync::watch;
 
 use crate::holder::{Contact, Holder, RegistrationId, Role};
+use crate::messaging::{Found, Inbox, Message, Permit, Refusal, Responder};
 use crate::name::Name;
 use crate::read::Liveness;
 use crate::time::Timestamp;
@@ -29,6 +30,8 @@ pub(crate) struct Held {
     /// Live `Registration` guards for this name
     /// ([`Registration::share`](crate::Registration::share) hands out more).
     pub(crate) refs: usize,
+    /// The mailbox registered with the name, if any.
+    pub(crate) mailbox: Option<Arc<dyn Inbox>>,
 }
 
 impl Held {
@@ -131,6 +134,44 @@ impl Local {
         match slots.remove(name) {
             Some(Slot::Held(h)) => Some(h),
             _ => None,
+        }
+    }
+
+    /// The mailbox `name` is held with.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Moved`] when the name is not held, [`Refusal::NoMailbox`]
+    /// when it is held without a mailbox.
+    pub(crate) fn mailbox(&self, name: &Name) -> Result<Found, Refusal> {
+        match self.lock().get(name) {
+            Some(Slot::Held(h)) => match &h.mailbox {
+                Some(inbox) => Ok(Found {
+                    id: h.id.clone(),
+                    token: h.fencing_token,
+                    inbox: inbox.clone(),
+                }),
+                None => Err(Refusal::NoMailbox),
+            },
+            _ => Err(Refusal::Moved),
+        }
+    }
+
+    /// Puts `message` into `found`'s mailbox if its registration still
+    /// holds `name`: under the table's lock, so that no release slips in
+    /// between the check and the enqueue.
+    pub(crate) fn commit(
+        &self,
+        name: &Name,
+        found: &Found,
+        permit: Box<dyn Permit>,
+        message: Message,
+        responder: Option<Responder>,
+    ) -> Result<(), Refusal> {
+        let slots = self.lock();
+        match slots.get(name) {
+            Some(Slot::Held(h)) if h.id == found.id => permit.send(message, responder),
+            _ => Err(Refusal::Moved),
         }
     }
 

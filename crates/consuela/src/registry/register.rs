@@ -15,6 +15,7 @@ use crate::consul::Acquired;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::holder::{Contact, RegistrationId, Role};
+use crate::messaging::Inbox;
 use crate::name::Name;
 use crate::reaper::Zombie;
 use crate::record::Record;
@@ -61,6 +62,19 @@ impl Core {
         contact: Contact,
         role: Role,
     ) -> Result<Registration, Error> {
+        self.register_held(name, contact, role, None).await
+    }
+
+    /// [`register_as`](Self::register_as), with the mailbox the name is to
+    /// be held with: in the table from the moment the name is held, so that
+    /// no sender who reads the record finds the name without it.
+    pub(crate) async fn register_held(
+        self: &Arc<Self>,
+        name: &Name,
+        contact: Contact,
+        role: Role,
+        mailbox: Option<Arc<dyn Inbox>>,
+    ) -> Result<Registration, Error> {
         loop {
             self.check_running()?;
             match self.local.claim(name) {
@@ -102,6 +116,7 @@ impl Core {
                     fencing_token,
                     role,
                     refs: 1,
+                    mailbox,
                 };
                 let holder = held.holder();
                 self.local.fill(name, held);

@@ -17,3 +17,4 @@ mod t95_server_failures;
 mod t96_tls;
 mod t97_semaphore;
 mod t98_group;
+mod t99_messaging;

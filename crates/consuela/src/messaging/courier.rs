@@ -1,0 +1,235 @@
+//! [`Courier`]: delivers messages to mailboxes on other members over
+//! HTTP(S), finding the owner through the directory.
+
+use std::time::Duration;
+
+use consuela_client::Consistency;
+
+use super::options::{Receipt, SendOptions};
+use super::refusal::Refusal;
+use super::wire::{self, Query};
+use crate::config::{ConfigError, MessagingConfig};
+use crate::directory::Directory;
+use crate::error::{Error, ErrorKind};
+use crate::name::Name;
+use crate::token::FencingToken;
+
+/// Sends messages to the owners of names, wherever they run: what
+/// [`Registry::send`](crate::Registry::send) uses for names held by other
+/// members, and what a process without a registry of its own (an operator's
+/// `consuela send`) sends with. Cheap to clone; clones share connections.
+#[derive(Debug, Clone)]
+pub struct Courier {
+    http: reqwest::Client,
+    request_timeout: Duration,
+    send_timeout: Duration,
+}
+
+/// Why a post did not deliver.
+#[derive(Debug)]
+enum Failure {
+    Refused(Refusal),
+    Unreachable { maybe_delivered: bool },
+}
+
+impl Courier {
+    /// A courier with `config`'s timeouts and TLS (`messaging.tls`: the CA
+    /// that signs endpoints, the client certificate for `verify_incoming`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when the TLS files cannot be used.
+    pub fn new(config: &MessagingConfig) -> Result<Self, Error> {
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(config.request_timeout)
+            .tcp_nodelay(true)
+            .http1_only();
+        if config.tls.is_some() {
+            let tls = consuela_client::rustls_client_config(&config.client_tls())
+                .map_err(|e| ConfigError::MessagingTls(e.to_string()))?;
+            http = http.use_preconfigured_tls(tls);
+        }
+        let http = http
+            .build()
+            .map_err(|e| ConfigError::MessagingTls(e.to_string()))?;
+        Ok(Self {
+            http,
+            request_timeout: config.request_timeout,
+            send_timeout: config.send_timeout,
+        })
+    }
+
+    /// Sends `body`, a JSON message, to the mailbox of `name`'s owner as
+    /// `directory` reads it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::send`](crate::Registry::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a message sent before the cancellation may have been
+    /// delivered.
+    pub async fn send_json(
+        &self,
+        directory: &Directory,
+        name: impl AsRef<str>,
+        body: &[u8],
+        options: SendOptions,
+    ) -> Result<Receipt, Error> {
+        let name = Name::new(name)?;
+        let (receipt, _) = self.route(directory, &name, body, options, None).await?;
+        Ok(receipt)
+    }
+
+    /// Calls `name`'s owner with `body`, a JSON message, and returns its
+    /// JSON reply.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::call`](crate::Registry::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send_json`](Self::send_json).
+    pub async fn call_json(
+        &self,
+        directory: &Directory,
+        name: impl AsRef<str>,
+        body: &[u8],
+        timeout: Duration,
+        options: SendOptions,
+    ) -> Result<(Receipt, Vec<u8>), Error> {
+        let name = Name::new(name)?;
+        let (receipt, reply) = self
+            .route(directory, &name, body, options, Some(timeout))
+            .await?;
+        Ok((receipt, reply.unwrap_or_default()))
+    }
+
+    /// Looks the owner up and posts to it; when the name moved under the
+    /// post (refused without delivery, or the endpoint refused the
+    /// connection), looks it up once more and posts to the new owner.
+    pub(crate) async fn route(
+        &self,
+        directory: &Directory,
+        name: &Name,
+        body: &[u8],
+        options: SendOptions,
+        call: Option<Duration>,
+    ) -> Result<(Receipt, Option<Vec<u8>>), Error> {
+        let mut failed: Option<(FencingToken, Error)> = None;
+        for consistency in [Consistency::Default, Consistency::Consistent] {
+            let holder = directory
+                .holder(name, consistency)
+                .await?
+                .ok_or_else(|| Error::new(ErrorKind::NoOwner))?;
+            let token = holder.fencing_token;
+            if let Some(expect) = options.expect
+                && expect != token
+            {
+                return Err(Error::new(ErrorKind::Stale {
+                    current: Some(token),
+                }));
+            }
+            if let Some((tried, error)) = failed.take()
+                && tried == token
+            {
+                // Still the owner that did not take it.
+                return Err(error);
+            }
+            let moved = {
+                let url = holder
+                    .contact
+                    .mailbox
+                    .as_deref()
+                    .ok_or_else(|| Error::new(ErrorKind::NoMailbox))?;
+                let query = Query {
+                    token: Some(token),
+                    wait: options.wait,
+                    call,
+                };
+                match self.post(url, name, query, body).await {
+                    Ok((token, reply)) => {
+                        let receipt = Receipt {
+                            token,
+                            holder: holder.id,
+                        };
+                        return Ok((receipt, call.map(|_| reply)));
+                    }
+                    Err(Failure::Refused(refusal))
+                        if refusal.is_moved() && options.expect.is_none() =>
+                    {
+                        refusal.into()
+                    }
+                    Err(Failure::Unreachable {
+                        maybe_delivered: false,
+                    }) => Error::new(ErrorKind::OwnerUnreachable {
+                        maybe_delivered: false,
+                    }),
+                    Err(Failure::Refused(refusal)) => return Err(refusal.into()),
+                    Err(Failure::Unreachable { maybe_delivered }) => {
+                        return Err(Error::new(ErrorKind::OwnerUnreachable { maybe_delivered }));
+                    }
+                }
+            };
+            failed = Some((token, moved));
+        }
+        Err(failed.map_or_else(|| Error::new(ErrorKind::NoOwner), |(_, e)| e))
+    }
+
+    /// One POST to the endpoint at `url`.
+    async fn post(
+        &self,
+        url: &str,
+        name: &Name,
+        query: Query,
+        body: &[u8],
+    ) -> Result<(FencingToken, Vec<u8>), Failure> {
+        let target = format!(
+            "{}{}?{}",
+            url.trim_end_matches('/'),
+            wire::path(name),
+            query.encode()
+        );
+        let waits = query.wait.unwrap_or(self.send_timeout) + query.call.unwrap_or_default();
+        let sent = self
+            .http
+            .post(target)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .timeout(self.request_timeout + waits)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%error, url, "mail delivery failed");
+                return Err(Failure::Unreachable {
+                    maybe_delivered: !error.is_connect(),
+                });
+            }
+        };
+        let status = response.status();
+        let token = response
+            .headers()
+            .get(wire::TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .map(FencingToken::new);
+        let bytes = response.bytes().await.map_err(|_| Failure::Unreachable {
+            maybe_delivered: true,
+        })?;
+        match (status.as_u16(), token) {
+            (200, Some(token)) => Ok((token, bytes.to_vec())),
+            _ => Err(match Refusal::parse(&bytes) {
+                Some(refusal) => Failure::Refused(refusal),
+                // Not an endpoint's answer (a proxy's, say): it may have
+                // reached the owner.
+                None => Failure::Unreachable {
+                    maybe_delivered: true,
+                },
+            }),
+        }
+    }
+}
