@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consuela_client::WatchConfig;
+use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
+use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
@@ -30,8 +32,9 @@ pub use crate::config::SingletonConfig;
 use crate::error::{Error, ErrorKind, LostReason};
 use crate::event::Event;
 use crate::holder::{Contact, Holder};
+use crate::messaging::Mailbox;
 use crate::name::Name;
-use crate::registry::{RegisterOptions, Registry};
+use crate::registry::{RegisterOptions, Registration, Registry};
 use crate::retry::Retry;
 use crate::time::Timestamp;
 use crate::token::FencingToken;
@@ -118,15 +121,29 @@ impl Drop for SingletonHandle {
     }
 }
 
-pub(crate) fn start<F, Fut>(
+/// How a singleton takes its name, and what besides the registration the
+/// leader's future gets (a mailbox, or nothing).
+type Claim<H> = Box<
+    dyn FnMut(
+            Registry,
+            Name,
+            Contact,
+            RegisterOptions,
+        ) -> BoxFuture<'static, Result<(Registration, H), Error>>
+        + Send,
+>;
+
+pub(crate) fn start<H, F, Fut>(
     registry: Registry,
     name: Name,
     contact: Contact,
     config: SingletonConfig,
+    claim: Claim<H>,
     factory: F,
 ) -> SingletonHandle
 where
-    F: FnMut() -> Fut + Send + 'static,
+    H: Send + 'static,
+    F: FnMut(H) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = watch::channel(Leadership::Starting);
@@ -142,7 +159,7 @@ where
         state: Arc::new(tx),
         stop: stop.clone(),
     };
-    let task = tracker.spawn(run.run(factory));
+    let task = tracker.spawn(run.run(claim, factory));
     SingletonHandle {
         state: rx,
         stop,
@@ -160,14 +177,15 @@ struct Run {
 }
 
 impl Run {
-    async fn run<F, Fut>(self, mut factory: F)
+    async fn run<H, F, Fut>(self, mut claim: Claim<H>, mut factory: F)
     where
-        F: FnMut() -> Fut + Send + 'static,
+        H: Send + 'static,
+        F: FnMut(H) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         // A panicking leader drops its registration while unwinding (which
         // releases the name); this member must not keep saying it leads.
-        let reason = AssertUnwindSafe(self.compete(&mut factory))
+        let reason = AssertUnwindSafe(self.compete(&mut claim, &mut factory))
             .catch_unwind()
             .await
             .unwrap_or(StopReason::Panicked);
@@ -177,9 +195,9 @@ impl Run {
         self.state.send_replace(Leadership::Stopped(reason));
     }
 
-    async fn compete<F, Fut>(&self, factory: &mut F) -> StopReason
+    async fn compete<H, F, Fut>(&self, claim: &mut Claim<H>, factory: &mut F) -> StopReason
     where
-        F: FnMut() -> Fut,
+        F: FnMut(H) -> Fut,
         Fut: Future<Output = ()>,
     {
         // Replaced by its successor when it loses its session.
@@ -196,10 +214,10 @@ impl Run {
             let attempt = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return StopReason::Requested,
-                attempt = registry.register_with(&self.name, self.contact.clone(), options) => attempt,
+                attempt = claim(registry.clone(), self.name.clone(), self.contact.clone(), options) => attempt,
             };
             match attempt {
-                Ok(registration) => {
+                Ok((registration, held)) => {
                     retry.reset();
                     failing_since = None;
                     options = RegisterOptions::new().wait_out_lock_delay();
@@ -215,7 +233,7 @@ impl Run {
                         name: self.name.clone(),
                         fencing_token,
                     });
-                    let future = factory();
+                    let future = factory(held);
                     let ended = tokio::select! {
                         biased;
                         () = registration.lost() => None,
@@ -428,6 +446,66 @@ impl Registry {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let name = Name::new(name)?;
-        Ok(start(self.downgrade(), name, contact, config, factory))
+        let mut factory = factory;
+        let claim: Claim<()> = Box::new(|registry, name, contact, options| {
+            Box::pin(async move {
+                let registration = registry.register_with(name, contact, options).await?;
+                Ok((registration, ()))
+            })
+        });
+        Ok(start(
+            self.downgrade(),
+            name,
+            contact,
+            config,
+            claim,
+            move |()| factory(),
+        ))
+    }
+
+    /// [`singleton`](Self::singleton) whose name comes with a mailbox of
+    /// `M` ([`register_mailbox`](Self::register_mailbox)): the leader's
+    /// future gets it and the registration's fencing token, so that
+    /// messages sent to the name reach whichever member leads. Each
+    /// leadership gets a fresh mailbox; messages the last one held when it
+    /// ended are gone with it.
+    ///
+    /// Must be called within a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidName`] for a bad name.
+    pub fn mailbox_singleton<M, F, Fut>(
+        &self,
+        name: impl AsRef<str>,
+        contact: Contact,
+        config: SingletonConfig,
+        factory: F,
+    ) -> Result<SingletonHandle, Error>
+    where
+        M: DeserializeOwned + Send + 'static,
+        F: FnMut(Mailbox<M>, FencingToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let name = Name::new(name)?;
+        let mut factory = factory;
+        let claim: Claim<(Mailbox<M>, FencingToken)> =
+            Box::new(|registry, name, contact, options| {
+                Box::pin(async move {
+                    let (registration, mailbox) = registry
+                        .register_mailbox_with(name, contact, options)
+                        .await?;
+                    let token = registration.fencing_token();
+                    Ok((registration, (mailbox, token)))
+                })
+            });
+        Ok(start(
+            self.downgrade(),
+            name,
+            contact,
+            config,
+            claim,
+            move |(mailbox, token)| factory(mailbox, token),
+        ))
     }
 }

@@ -316,6 +316,37 @@ impl Registry {
         M: DeserializeOwned + Send + 'static,
     {
         let name = Name::new(name)?;
+        self.register_mailbox_once(&name, contact).await
+    }
+
+    /// [`register_mailbox`](Self::register_mailbox) with options, as
+    /// [`register_with`](Self::register_with). Errors and cancel safety as
+    /// [`register`](Self::register).
+    pub async fn register_mailbox_with<M>(
+        &self,
+        name: impl AsRef<str>,
+        contact: Contact,
+        options: RegisterOptions,
+    ) -> Result<(Registration, Mailbox<M>), Error>
+    where
+        M: DeserializeOwned + Send + 'static,
+    {
+        let name = Name::new(name)?;
+        self.core
+            .retry_lock_delay(options, || {
+                self.register_mailbox_once(&name, contact.clone())
+            })
+            .await
+    }
+
+    async fn register_mailbox_once<M>(
+        &self,
+        name: &Name,
+        contact: Contact,
+    ) -> Result<(Registration, Mailbox<M>), Error>
+    where
+        M: DeserializeOwned + Send + 'static,
+    {
         let capacity = match &self.core.config.messaging {
             Some(messaging) => messaging.capacity,
             None => MessagingConfig::default().capacity,
@@ -327,7 +358,7 @@ impl Registry {
         };
         let registration = self
             .core
-            .register_held(&name, contact, Role::Name, Some(inbox))
+            .register_held(name, contact, Role::Name, Some(inbox))
             .await?;
         Ok((registration, mailbox))
     }

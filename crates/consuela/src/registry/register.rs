@@ -30,9 +30,24 @@ impl Core {
         contact: Contact,
         options: RegisterOptions,
     ) -> Result<Registration, Error> {
+        self.retry_lock_delay(options, || self.register(name, contact.clone()))
+            .await
+    }
+
+    /// Runs `attempt` until it answers anything but a lock-delay, or
+    /// `options` say to stop waiting the lock-delay out.
+    pub(crate) async fn retry_lock_delay<T, F, Fut>(
+        &self,
+        options: RegisterOptions,
+        mut attempt: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
         let started = Instant::now();
         loop {
-            let error = match self.register(name, contact.clone()).await {
+            let error = match attempt().await {
                 Err(e) if matches!(e.kind(), ErrorKind::LockDelay) => e,
                 result => return result,
             };

@@ -101,6 +101,20 @@ impl Registration {
         self.lost.cancelled()
     }
 
+    /// Runs `future` under this registration, as
+    /// [`Registry::spawn`](crate::Registry::spawn) does under a name it
+    /// registers: aborted (dropped) as soon as ownership is lost or the
+    /// registry stops, and the name released when it ends. For a name
+    /// registered another way, with a mailbox say.
+    pub fn spawn<F>(self, future: F) -> SpawnHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let tracker = self.core.spawned.clone();
+        SpawnHandle::spawn(&tracker, self, future)
+    }
+
     /// Releases the name with one Consul request and waits for it.
     ///
     /// # Errors

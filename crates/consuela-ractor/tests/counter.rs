@@ -1,0 +1,55 @@
+//! The `counter` example as a test: three member processes (this binary,
+//! run as `counter member ...`), one named counter actor, the holder killed
+//! twice while a client sends increments by name. Every acknowledged
+//! increment is counted exactly once, by the incarnation whose fencing
+//! token acknowledged it, and each kill hands the counter to a new
+//! incarnation.
+
+#[path = "../examples/counter/cluster.rs"]
+mod cluster;
+
+use std::time::Duration;
+
+use consuela_testkit::consuela_devserver::{DevServer, DevServerConfig};
+
+#[tokio::main]
+async fn main() -> cluster::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("member") {
+        return cluster::member(&args[1..]).await;
+    }
+    let mut config = DevServerConfig::default();
+    config.session_ttl_min = Duration::from_millis(100);
+    let server = DevServer::bind(config, ([127, 0, 0, 1], 0).into()).await?;
+    let target = cluster::Target {
+        url: server.url(),
+        token: None,
+        node: "consuela-dev".to_owned(),
+        ttl: Duration::from_secs(1),
+    };
+    let report = cluster::run(&std::env::current_exe()?, &target, 150, 2).await?;
+    server.shutdown().await;
+
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!(report.acknowledged, 150);
+    assert_eq!(report.killed.len(), 2, "{report:?}");
+    // One incarnation per kill, and one after the last; each counted what it
+    // acknowledged (and at most the few calls that died with it).
+    assert!(report.incarnations.len() >= 3, "{report:?}");
+    let acknowledged: usize = report.incarnations.values().map(|i| i.acknowledged).sum();
+    assert_eq!(acknowledged, 150);
+    for (token, incarnation) in &report.incarnations {
+        assert!(
+            incarnation.counted >= incarnation.acknowledged,
+            "incarnation {token}: {incarnation:?}"
+        );
+    }
+    let pids: std::collections::HashSet<_> =
+        report.incarnations.values().filter_map(|i| i.pid).collect();
+    assert!(
+        pids.len() >= 3,
+        "the counter moved across processes: {report:?}"
+    );
+    eprintln!("counter: {report:?}");
+    Ok(())
+}
