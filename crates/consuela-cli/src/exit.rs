@@ -11,6 +11,11 @@ pub(crate) const EXIT_LOST: u8 = 76;
 pub(crate) const EXIT_ERROR: u8 = 70;
 /// Exit code: `--timeout` passed before the name could be taken.
 pub(crate) const EXIT_TIMEOUT: u8 = 77;
+/// Exit code: `send` did not deliver the message (stale, full, closed, no
+/// mailbox, unreachable before sending).
+pub(crate) const EXIT_UNDELIVERED: u8 = 74;
+/// Exit code: the command line is wrong (as clap answers).
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code when the command cannot be executed (as shells answer).
 pub(crate) const EXIT_CANNOT_EXEC: u8 = 126;
 /// Exit code when the command is not found (as shells answer).
@@ -22,12 +27,16 @@ macro_rules! exit_codes {
         "Exit codes:
   0    success (run, leader: the command's own exit code is passed through;
        a command killed by signal N gives 128+N)
-  1    whereis: the name has no owner
-  2    bad command line
+  1    whereis, send: the name has no owner
+  2    bad command line (send: the message is not JSON)
   70   consuela failed: Consul unreachable or refused, invalid configuration
+  74   send: not delivered (stale token, mailbox full or closed, no mailbox,
+       owner unreachable)
   75   run: the name is held by another process (without --wait)
   76   run, leader: ownership was lost; the command was stopped
-  77   run --wait, leader: --timeout passed before the name was taken
+  77   run --wait, leader: --timeout passed before the name was taken;
+       send: no reply within --timeout, or the owner stopped answering
+       after the message was sent (it may have been delivered)
   126  run, leader: the command could not be executed
   127  run, leader: the command was not found"
     };

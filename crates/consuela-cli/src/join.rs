@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::connect::GlobalArgs;
+use crate::exit::EXIT_USAGE;
 use crate::run::{self, ChildArgs, LockArgs, OwnerArgs};
 use crate::signals::Signals;
 use crate::tree;
@@ -49,7 +50,7 @@ pub(crate) async fn join(global: &GlobalArgs, args: JoinArgs) -> anyhow::Result<
         // A usage error, with clap's exit code: silently ignoring it would
         // let a script believe it bounded something.
         eprintln!("consuela: --timeout does not apply to join: a join never waits");
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(EXIT_USAGE));
     }
     let group = &args.group;
     let mut signals = Signals::new()?;

@@ -19,6 +19,7 @@ mod lease;
 mod limit;
 mod query;
 mod run;
+mod send;
 mod signals;
 mod status;
 mod tree;
@@ -58,6 +59,7 @@ enum Command {
     Whereis(query::WhereisArgs),
     Ls(query::LsArgs),
     Watch(query::WatchArgs),
+    Send(send::SendArgs),
     Demo(demo::DemoArgs),
     Dev(dev::DevArgs),
     #[command(name = "__exec-child", hide = true)]
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
             Command::Whereis(args) => query::whereis(&global.with(&args.consul), args).await,
             Command::Ls(args) => query::ls(&global.with(&args.consul), args).await,
             Command::Watch(args) => query::watch(&global.with(&args.consul), args).await,
+            Command::Send(args) => send::send(&global.with(&args.consul), args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::ExecChild(_) | Command::Guard(_) => {

@@ -12,3 +12,4 @@ mod t07_tree;
 mod t08_runner_safety;
 mod t09_limit;
 mod t10_tls;
+mod t11_send;
