@@ -50,6 +50,7 @@ mod mailbox;
 mod office;
 mod options;
 mod refusal;
+mod routes;
 mod tls;
 mod wire;
 

@@ -1,12 +1,15 @@
 //! [`Courier`]: delivers messages to mailboxes on other members over
-//! HTTP(S), finding the owner through the directory.
+//! HTTP(S), finding the owner through the directory (once per owner: it
+//! remembers where it delivered).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use consuela_client::Consistency;
 
 use super::options::{Receipt, SendOptions};
 use super::refusal::Refusal;
+use super::routes::Routes;
 use super::wire::{self, Query};
 use crate::config::{ConfigError, MessagingConfig};
 use crate::directory::Directory;
@@ -23,6 +26,7 @@ pub struct Courier {
     http: reqwest::Client,
     request_timeout: Duration,
     send_timeout: Duration,
+    routes: Arc<Routes>,
 }
 
 /// Why a post did not deliver.
@@ -56,6 +60,7 @@ impl Courier {
             http,
             request_timeout: config.request_timeout,
             send_timeout: config.send_timeout,
+            routes: Arc::default(),
         })
     }
 
@@ -107,9 +112,12 @@ impl Courier {
         Ok((receipt, reply.unwrap_or_default()))
     }
 
-    /// Looks the owner up and posts to it; when the name moved under the
-    /// post (refused without delivery, or the endpoint refused the
-    /// connection), looks it up once more and posts to the new owner.
+    /// Posts to the owner of `name`: the one this courier last delivered
+    /// to, or else the one the directory reads. When the name moved under
+    /// the post (refused without delivery, or the endpoint refused the
+    /// connection), looks it up once more, consistently, and posts to the
+    /// new owner. Every post carries the token of the owner addressed, so a
+    /// remembered owner that moved on refuses rather than takes it.
     pub(crate) async fn route(
         &self,
         directory: &Directory,
@@ -118,12 +126,34 @@ impl Courier {
         options: SendOptions,
         call: Option<Duration>,
     ) -> Result<(Receipt, Option<Vec<u8>>), Error> {
+        let result = self.route_once(directory, name, body, options, call).await;
+        if result.is_err() {
+            self.routes.forget(name);
+        }
+        result
+    }
+
+    async fn route_once(
+        &self,
+        directory: &Directory,
+        name: &Name,
+        body: &[u8],
+        options: SendOptions,
+        call: Option<Duration>,
+    ) -> Result<(Receipt, Option<Vec<u8>>), Error> {
+        let mut remembered = self
+            .routes
+            .get(name)
+            .filter(|h| options.expect.is_none_or(|t| t == h.fencing_token));
         let mut failed: Option<(FencingToken, Error)> = None;
         for consistency in [Consistency::Default, Consistency::Consistent] {
-            let holder = directory
-                .holder(name, consistency)
-                .await?
-                .ok_or_else(|| Error::new(ErrorKind::NoOwner))?;
+            let holder = match remembered.take() {
+                Some(holder) if failed.is_none() => holder,
+                _ => {
+                    let holder = directory.holder(name, consistency).await?;
+                    holder.ok_or_else(|| Error::new(ErrorKind::NoOwner))?
+                }
+            };
             let token = holder.fencing_token;
             if let Some(expect) = options.expect
                 && expect != token
@@ -138,39 +168,38 @@ impl Courier {
                 // Still the owner that did not take it.
                 return Err(error);
             }
-            let moved = {
-                let url = holder
-                    .contact
-                    .mailbox
-                    .as_deref()
-                    .ok_or_else(|| Error::new(ErrorKind::NoMailbox))?;
-                let query = Query {
-                    token: Some(token),
-                    wait: options.wait,
-                    call,
-                };
-                match self.post(url, name, query, body).await {
-                    Ok((token, reply)) => {
-                        let receipt = Receipt {
-                            token,
-                            holder: holder.id,
-                        };
-                        return Ok((receipt, call.map(|_| reply)));
-                    }
-                    Err(Failure::Refused(refusal))
-                        if refusal.is_moved() && options.expect.is_none() =>
-                    {
-                        refusal.into()
-                    }
-                    Err(Failure::Unreachable {
-                        maybe_delivered: false,
-                    }) => Error::new(ErrorKind::OwnerUnreachable {
-                        maybe_delivered: false,
-                    }),
-                    Err(Failure::Refused(refusal)) => return Err(refusal.into()),
-                    Err(Failure::Unreachable { maybe_delivered }) => {
-                        return Err(Error::new(ErrorKind::OwnerUnreachable { maybe_delivered }));
-                    }
+            let url = holder
+                .contact
+                .mailbox
+                .as_deref()
+                .ok_or_else(|| Error::new(ErrorKind::NoMailbox))?;
+            let query = Query {
+                token: Some(token),
+                wait: options.wait,
+                call,
+            };
+            let moved = match self.post(url, name, query, body).await {
+                Ok((token, reply)) => {
+                    let receipt = Receipt {
+                        token,
+                        holder: holder.id.clone(),
+                    };
+                    self.routes.remember(name, holder);
+                    return Ok((receipt, call.map(|_| reply)));
+                }
+                Err(Failure::Refused(refusal))
+                    if refusal.is_moved() && options.expect.is_none() =>
+                {
+                    refusal.into()
+                }
+                Err(Failure::Unreachable {
+                    maybe_delivered: false,
+                }) => Error::new(ErrorKind::OwnerUnreachable {
+                    maybe_delivered: false,
+                }),
+                Err(Failure::Refused(refusal)) => return Err(refusal.into()),
+                Err(Failure::Unreachable { maybe_delivered }) => {
+                    return Err(Error::new(ErrorKind::OwnerUnreachable { maybe_delivered }));
                 }
             };
             failed = Some((token, moved));

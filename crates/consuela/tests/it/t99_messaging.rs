@@ -598,3 +598,61 @@ async fn a_send_racing_a_takeover_reaches_exactly_one_owner() {
     }
     cluster.shutdown().await;
 }
+
+/// A sender remembers where it delivered; when that owner has moved on, the
+/// refused (or refused-connection) send looks the name up again and goes
+/// to the new owner, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_to_a_remembered_owner_that_moved_goes_to_the_new_one() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("mail-moved");
+    let first = mail_registry(&cluster, 0, &ns).await;
+    let second = mail_registry(&cluster, 1, &ns).await;
+    let sender = cluster.registry(2, &ns).await;
+
+    let (old, mut old_mailbox) = first
+        .register_mailbox::<Job>("m", Contact::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        sender.send("m", job(1)).await.unwrap().token,
+        old.fencing_token()
+    );
+    assert_eq!(old_mailbox.recv().await.unwrap().into_message(), job(1));
+    old.unregister().await.unwrap();
+    let (new, mut new_mailbox) = second
+        .register_mailbox::<Job>("m", Contact::default())
+        .await
+        .unwrap();
+    // The remembered owner refuses (it no longer holds the name): the send
+    // goes to the new one.
+    assert_eq!(
+        sender.send("m", job(2)).await.unwrap().token,
+        new.fencing_token()
+    );
+    assert_eq!(new_mailbox.recv().await.unwrap().into_message(), job(2));
+    assert!(old_mailbox.recv().await.is_none());
+
+    // The remembered owner's member is gone altogether (its endpoint
+    // refuses connections): the same.
+    new.unregister().await.unwrap();
+    let (newest, mut newest_mailbox) = first
+        .register_mailbox::<Job>("m", Contact::default())
+        .await
+        .unwrap();
+    second.shutdown().await.unwrap();
+    assert_eq!(
+        sender.send("m", job(3)).await.unwrap().token,
+        newest.fencing_token()
+    );
+    assert_eq!(newest_mailbox.recv().await.unwrap().into_message(), job(3));
+
+    // Released and not taken again: no owner.
+    newest.unregister().await.unwrap();
+    assert_kind(kind_of(sender.send("m", job(4)).await), |k| {
+        matches!(k, ErrorKind::NoOwner)
+    });
+    first.shutdown().await.unwrap();
+    sender.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
