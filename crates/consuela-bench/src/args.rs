@@ -14,7 +14,7 @@
 #[command(
     name = "consuela-bench",
     version,
-    after_help = "Examples:\n  consuela-bench register --concurrency 64 --baseline\n  consuela-bench whereis-local --names 100000\n  consuela-bench whereis-remote --baseline --concurrency 1\n  consuela-bench churn --members 4 --names 1000\n  consuela-bench hold --names 10000 --hold-secs 60\n  consuela-bench register --consul http://127.0.0.1:8500 --nodename consul0 --json\n  consuela-bench sweep --dev-process --json > docs/plots/sweep.jsonl && python3 scripts/perf_plots.py docs/plots/sweep.jsonl docs/plots"
+    after_help = "Examples:\n  consuela-bench register --concurrency 64 --baseline\n  consuela-bench whereis-local --names 100000\n  consuela-bench whereis-remote --baseline --concurrency 1\n  consuela-bench send --concurrency 1\n  consuela-bench churn --members 4 --names 1000\n  consuela-bench hold --names 10000 --hold-secs 60\n  consuela-bench register --consul http://127.0.0.1:8500 --nodename consul0 --json\n  consuela-bench sweep --dev-process --json > docs/plots/sweep.jsonl && python3 scripts/perf_plots.py docs/plots/sweep.jsonl docs/plots"
 )]
 pub(super) struct BenchArgs {
     /// What to measure.
@@ -89,6 +89,9 @@ pub(super) enum Scenario {
     Hold,
     /// Only the bare-HTTP-client runs: lock+delete pairs and GETs.
     Baseline,
+    /// Messages to a named mailbox: from its owner's process, from another
+    /// member, and as bare HTTP POSTs to the same mail endpoint.
+    Send,
     /// Everything `docs/performance.md` plots: register vs baseline from 1
     /// to 256 in flight, remote lookups vs bare GETs, memory at 1,000 /
     /// 10,000 / `--names` names, local lookups, keeper traffic.
@@ -105,6 +108,7 @@ impl Scenario {
             Self::Churn => "churn",
             Self::Hold => "hold",
             Self::Baseline => "baseline",
+            Self::Send => "send",
             Self::Sweep => "sweep",
         }
     }

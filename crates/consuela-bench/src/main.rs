@@ -16,6 +16,7 @@ mod baseline;
 mod load;
 mod report;
 mod scenario;
+mod send;
 mod server;
 mod sweep;
 
@@ -103,6 +104,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Scenario::Churn => scenario::churn(&ctx).await,
         Scenario::Hold => scenario::hold(&ctx).await,
         Scenario::Baseline => scenario::baseline(&ctx).await,
+        Scenario::Send => send::send(&ctx).await,
         Scenario::Sweep => sweep::run(&ctx).await,
     };
     server.stop().await;

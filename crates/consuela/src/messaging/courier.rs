@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use consuela_client::Consistency;
 
 use super::options::{Receipt, SendOptions};
 use super::refusal::Refusal;
-use super::routes::Routes;
+use super::routes::{Route, Routes};
 use super::wire::{self, Query};
 use crate::config::{ConfigError, MessagingConfig};
 use crate::directory::Directory;
@@ -83,6 +84,7 @@ impl Courier {
         options: SendOptions,
     ) -> Result<Receipt, Error> {
         let name = Name::new(name)?;
+        let body = Bytes::copy_from_slice(body);
         let (receipt, _) = self.route(directory, &name, body, options, None).await?;
         Ok(receipt)
     }
@@ -106,6 +108,7 @@ impl Courier {
         options: SendOptions,
     ) -> Result<(Receipt, Vec<u8>), Error> {
         let name = Name::new(name)?;
+        let body = Bytes::copy_from_slice(body);
         let (receipt, reply) = self
             .route(directory, &name, body, options, Some(timeout))
             .await?;
@@ -122,7 +125,7 @@ impl Courier {
         &self,
         directory: &Directory,
         name: &Name,
-        body: &[u8],
+        body: Bytes,
         options: SendOptions,
         call: Option<Duration>,
     ) -> Result<(Receipt, Option<Vec<u8>>), Error> {
@@ -137,24 +140,25 @@ impl Courier {
         &self,
         directory: &Directory,
         name: &Name,
-        body: &[u8],
+        body: Bytes,
         options: SendOptions,
         call: Option<Duration>,
     ) -> Result<(Receipt, Option<Vec<u8>>), Error> {
         let mut remembered = self
             .routes
             .get(name)
-            .filter(|h| options.expect.is_none_or(|t| t == h.fencing_token));
+            .filter(|r| options.expect.is_none_or(|t| t == r.token));
         let mut failed: Option<(FencingToken, Error)> = None;
         for consistency in [Consistency::Default, Consistency::Consistent] {
-            let holder = match remembered.take() {
-                Some(holder) if failed.is_none() => holder,
+            let route = match remembered.take() {
+                Some(route) if failed.is_none() => route,
                 _ => {
                     let holder = directory.holder(name, consistency).await?;
-                    holder.ok_or_else(|| Error::new(ErrorKind::NoOwner))?
+                    let holder = holder.ok_or_else(|| Error::new(ErrorKind::NoOwner))?;
+                    Arc::new(Route::new(name, holder))
                 }
             };
-            let token = holder.fencing_token;
+            let token = route.token;
             if let Some(expect) = options.expect
                 && expect != token
             {
@@ -168,9 +172,8 @@ impl Courier {
                 // Still the owner that did not take it.
                 return Err(error);
             }
-            let url = holder
-                .contact
-                .mailbox
+            let target = route
+                .target
                 .as_deref()
                 .ok_or_else(|| Error::new(ErrorKind::NoMailbox))?;
             let query = Query {
@@ -178,14 +181,14 @@ impl Courier {
                 wait: options.wait,
                 call,
             };
-            let moved = match self.post(url, name, query, body).await {
+            let moved = match self.post(target, query, body.clone()).await {
                 Ok((token, reply)) => {
                     let receipt = Receipt {
                         token,
-                        holder: holder.id.clone(),
+                        holder: route.id.clone(),
                     };
-                    self.routes.remember(name, holder);
-                    return Ok((receipt, call.map(|_| reply)));
+                    self.routes.remember(name, route);
+                    return Ok((receipt, call.map(|_| reply.to_vec())));
                 }
                 Err(Failure::Refused(refusal))
                     if refusal.is_moved() && options.expect.is_none() =>
@@ -207,33 +210,30 @@ impl Courier {
         Err(failed.map_or_else(|| Error::new(ErrorKind::NoOwner), |(_, e)| e))
     }
 
-    /// One POST to the endpoint at `url`.
+    /// One POST to a mailbox's URL.
     async fn post(
         &self,
-        url: &str,
-        name: &Name,
+        mailbox: &str,
         query: Query,
-        body: &[u8],
-    ) -> Result<(FencingToken, Vec<u8>), Failure> {
-        let target = format!(
-            "{}{}?{}",
-            url.trim_end_matches('/'),
-            wire::path(name),
-            query.encode()
-        );
+        body: Bytes,
+    ) -> Result<(FencingToken, Bytes), Failure> {
+        let mut target = String::with_capacity(mailbox.len() + 48);
+        target.push_str(mailbox);
+        target.push('?');
+        query.encode_into(&mut target);
         let waits = query.wait.unwrap_or(self.send_timeout) + query.call.unwrap_or_default();
         let sent = self
             .http
             .post(target)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
+            .body(body)
             .timeout(self.request_timeout + waits)
             .send()
             .await;
         let response = match sent {
             Ok(response) => response,
             Err(error) => {
-                tracing::debug!(%error, url, "mail delivery failed");
+                tracing::debug!(%error, mailbox, "mail delivery failed");
                 return Err(Failure::Unreachable {
                     maybe_delivered: !error.is_connect(),
                 });
@@ -250,7 +250,7 @@ impl Courier {
             maybe_delivered: true,
         })?;
         match (status.as_u16(), token) {
-            (200, Some(token)) => Ok((token, bytes.to_vec())),
+            (200, Some(token)) => Ok((token, bytes)),
             _ => Err(match Refusal::parse(&bytes) {
                 Some(refusal) => Failure::Refused(refusal),
                 // Not an endpoint's answer (a proxy's, say): it may have

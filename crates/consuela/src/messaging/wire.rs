@@ -71,19 +71,21 @@ pub(crate) struct Query {
 }
 
 impl Query {
-    /// The query string, without the `?`.
-    pub(crate) fn encode(&self) -> String {
-        let mut parts = Vec::with_capacity(3);
+    /// Appends the query string (without the `?`) to `out`.
+    pub(crate) fn encode_into(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let mut sep = "";
         if let Some(token) = self.token {
-            parts.push(format!("token={token}"));
+            let _ = write!(out, "token={token}");
+            sep = "&";
         }
         if let Some(wait) = self.wait {
-            parts.push(format!("wait={}", duration::format(wait)));
+            let _ = write!(out, "{sep}wait={}", duration::format(wait));
+            sep = "&";
         }
         if let Some(call) = self.call {
-            parts.push(format!("call={}", duration::format(call)));
+            let _ = write!(out, "{sep}call={}", duration::format(call));
         }
-        parts.join("&")
     }
 
     /// Reads a query string (without the `?`); unknown parameters are ignored.
@@ -134,7 +136,10 @@ mod tests {
             wait: Some(Duration::from_millis(250)),
             call: Some(Duration::from_secs(3)),
         };
-        assert_eq!(Query::parse(&q.encode()), Ok(q));
+        let mut text = String::new();
+        q.encode_into(&mut text);
+        assert_eq!(text, "token=42&wait=250ms&call=3s");
+        assert_eq!(Query::parse(&text), Ok(q));
         assert_eq!(Query::parse(""), Ok(Query::default()));
         assert!(Query::parse("token=x").is_err());
         assert!(Query::parse("wait=soon").is_err());

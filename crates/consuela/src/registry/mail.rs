@@ -192,9 +192,9 @@ impl Registry {
             Err(Refusal::NoMailbox) => return Err(Refusal::NoMailbox.into()),
             Err(_) => {}
         }
-        let body = encode(&message)?;
+        let body = bytes::Bytes::from(encode(&message)?);
         core.courier
-            .route(&core.directory, &name, &body, options, call)
+            .route(&core.directory, &name, body, options, call)
             .await
     }
 }
