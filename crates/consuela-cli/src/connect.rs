@@ -271,6 +271,9 @@ impl GlobalArgs {
         pulse: impl Pulse,
     ) -> anyhow::Result<Registry> {
         let mut config = self.config().await?;
+        // A command's names have no mailbox: a file shared with the
+        // application must not make every `consuela run` bind its endpoint.
+        config.messaging = None;
         change(&mut config);
         let config = config.validate().context("invalid configuration")?;
         let url = config.consul_url();

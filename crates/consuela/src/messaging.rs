@@ -24,7 +24,8 @@
 //!   delivery carries the token the sender looked up, and
 //!   [`SendOptions::expect`] lets the user fix it) is refused as
 //!   [`Stale`](crate::ErrorKind::Stale) by a registration with another.
-//! - **One retry when the name moved.** When the owner looked up refuses a
+//! - **One retry when the name moved.** A sender looks the owner up once
+//!   and remembers it ([`Courier`]). When the owner addressed refuses a
 //!   message without taking it (it no longer holds the name) or refuses the
 //!   connection, the sender looks the name up again, consistently, and
 //!   sends once more if the owner changed. A message that may have arrived

@@ -6,7 +6,9 @@
 //! {"v":1,"member":"api-7f3c","rid":"42","address":"10.0.0.5:7000","meta":{"role":"acceptor"},"since":"2026-12-01T00:00:00Z"}
 //! ```
 //!
-//! Unknown fields are ignored on read, so later versions may add some.
+//! A name registered with a mailbox adds `"mailbox":"http://10.0.0.5:7400"`,
+//! its member's mail endpoint. Unknown fields are ignored on read, so later
+//! versions may add some.
 
 use serde::{Deserialize, Serialize};
 

@@ -56,6 +56,7 @@ async fn every_command_has_an_example_in_its_help() {
         &["whereis"],
         &["ls"],
         &["watch"],
+        &["send"],
         &["demo"],
         &["dev"],
     ] {
