@@ -8,27 +8,17 @@
 #[path = "../examples/counter/cluster.rs"]
 mod cluster;
 
-use std::time::Duration;
-
-use consuela_testkit::consuela_devserver::{DevServer, DevServerConfig};
-
 #[tokio::main]
 async fn main() -> cluster::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("member") {
         return cluster::member(&args[1..]).await;
     }
-    let mut config = DevServerConfig::default();
-    config.session_ttl_min = Duration::from_millis(100);
-    let server = DevServer::bind(config, ([127, 0, 0, 1], 0).into()).await?;
-    let target = cluster::Target {
-        url: server.url(),
-        token: None,
-        node: "consuela-dev".to_owned(),
-        ttl: Duration::from_secs(1),
-    };
+    let (target, server) = cluster::target().await?;
     let report = cluster::run(&std::env::current_exe()?, &target, 150, 2).await?;
-    server.shutdown().await;
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
 
     assert_eq!(report.problems, Vec::<String>::new());
     assert_eq!(report.acknowledged, 150);

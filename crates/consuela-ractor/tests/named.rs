@@ -70,24 +70,51 @@ impl Actor for Adder {
     }
 }
 
-async fn setup() -> (DevServer, Registry) {
-    let mut server_config = DevServerConfig::default();
-    server_config.session_ttl_min = Duration::from_millis(100);
-    let server = DevServer::bind(server_config, ([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
-    let mut config = Config::new("consuela-dev", "ractor-named");
-    config.consul.url = Some(server.url());
-    config.session.ttl = Duration::from_secs(1);
-    config.session.ttl_min = Duration::from_millis(100);
+/// A registry on the Consul at `CONSUL_HTTP_ADDR`, or on a dev server of
+/// its own (kept alive by the first value), under a namespace of its own.
+async fn setup(test: &str) -> (Option<DevServer>, Registry) {
+    let probe = consuela_testkit::consul_target().await;
+    let (server, url, token, node, ttl) = if probe.is_real() {
+        let client = consuela::client::Client::new(probe.client_config()).unwrap();
+        let node = client.agent().self_().await.unwrap().config.node_name;
+        let (url, token) = (probe.url.clone(), probe.token.clone());
+        (None, url, token, node.to_string(), Duration::from_secs(10))
+    } else {
+        probe.shutdown().await;
+        let mut server_config = DevServerConfig::default();
+        server_config.session_ttl_min = Duration::from_millis(100);
+        let server = DevServer::bind(server_config, ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let url = server.url();
+        (
+            Some(server),
+            url,
+            None,
+            "consuela-dev".to_owned(),
+            Duration::from_secs(1),
+        )
+    };
+    let namespace = format!("ractor-{test}-{}", std::process::id());
+    let mut config = Config::new(node, namespace);
+    config.consul.url = Some(url);
+    config.consul.token = token;
+    config.session.ttl = ttl;
+    config.session.ttl_min = ttl;
     config.session.lock_delay = Duration::from_millis(100);
     let registry = Registry::start(config).await.unwrap();
     (server, registry)
 }
 
+async fn teardown(server: Option<DevServer>) {
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn mail_and_calls_reach_the_actor_and_its_end_releases_the_name() {
-    let (server, registry) = setup().await;
+    let (server, registry) = setup("mail").await;
     let adder = spawn_named(&registry, "adder", Adder { fail_start: false }, 10)
         .await
         .unwrap();
@@ -133,12 +160,12 @@ async fn mail_and_calls_reach_the_actor_and_its_end_releases_the_name() {
     assert!(matches!(failed, Err(Error::Spawn(_))), "{:?}", failed.err());
     assert!(registry.whereis("adder").await.unwrap().is_none());
     registry.shutdown().await.unwrap();
-    server.shutdown().await;
+    teardown(server).await;
 }
 
 #[tokio::test]
 async fn losing_the_name_kills_the_actor() {
-    let (server, registry) = setup().await;
+    let (server, registry) = setup("loss").await;
     let adder = spawn_named(&registry, "doomed", Adder { fail_start: false }, 0)
         .await
         .unwrap();
@@ -163,5 +190,5 @@ async fn losing_the_name_kills_the_actor() {
     )
     .await;
     let _ = registry.shutdown().await;
-    server.shutdown().await;
+    teardown(server).await;
 }

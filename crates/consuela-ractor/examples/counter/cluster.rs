@@ -20,6 +20,7 @@ use consuela::config::MessagingConfig;
 use consuela::messaging::{Envelope, Responder, SendOptions};
 use consuela::{Config, ErrorKind, FencingToken, Registry};
 use consuela_ractor::{NamedMessage, spawn_named_singleton};
+use consuela_testkit::consuela_devserver::{DevServer, DevServerConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -92,6 +93,35 @@ impl Actor for Counter {
         }
         Ok(())
     }
+}
+
+/// The Consul at `CONSUL_HTTP_ADDR` (TTL 10 s, so each failover takes up
+/// to about 20 s), or a dev server of our own (TTL 1 s), kept alive by the
+/// second value.
+pub(crate) async fn target() -> Result<(Target, Option<DevServer>)> {
+    let probe = consuela_testkit::consul_target().await;
+    if probe.is_real() {
+        let client = consuela::client::Client::new(probe.client_config())?;
+        let node = client.agent().self_().await?.config.node_name.to_string();
+        let target = Target {
+            url: probe.url.clone(),
+            token: probe.token.clone(),
+            node,
+            ttl: Duration::from_secs(10),
+        };
+        return Ok((target, None));
+    }
+    probe.shutdown().await;
+    let mut config = DevServerConfig::default();
+    config.session_ttl_min = Duration::from_millis(100);
+    let server = DevServer::bind(config, ([127, 0, 0, 1], 0).into()).await?;
+    let target = Target {
+        url: server.url(),
+        token: None,
+        node: "consuela-dev".to_owned(),
+        ttl: Duration::from_secs(1),
+    };
+    Ok((target, Some(server)))
 }
 
 /// Where the members find Consul.

@@ -13,17 +13,13 @@
 
 mod cluster;
 
-use std::time::Duration;
-
-use consuela_testkit::consuela_devserver::{DevServer, DevServerConfig};
-
 #[tokio::main]
 async fn main() -> cluster::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("member") {
         return cluster::member(&args[1..]).await;
     }
-    let (target, server) = target().await?;
+    let (target, server) = cluster::target().await?;
     let report = cluster::run(&std::env::current_exe()?, &target, 300, 2).await?;
     println!(
         "{} increments acknowledged out of {} sent; holders killed: {:?}",
@@ -49,31 +45,4 @@ async fn main() -> cluster::Result<()> {
         }
         Err("the check failed".into())
     }
-}
-
-/// The Consul at `CONSUL_HTTP_ADDR`, or a dev server of our own.
-async fn target() -> cluster::Result<(cluster::Target, Option<DevServer>)> {
-    let probe = consuela_testkit::consul_target().await;
-    if probe.is_real() {
-        let client = consuela::client::Client::new(probe.client_config())?;
-        let node = client.agent().self_().await?.config.node_name.to_string();
-        let target = cluster::Target {
-            url: probe.url.clone(),
-            token: probe.token.clone(),
-            node,
-            ttl: Duration::from_secs(10),
-        };
-        return Ok((target, None));
-    }
-    probe.shutdown().await;
-    let mut config = DevServerConfig::default();
-    config.session_ttl_min = Duration::from_millis(100);
-    let server = DevServer::bind(config, ([127, 0, 0, 1], 0).into()).await?;
-    let target = cluster::Target {
-        url: server.url(),
-        token: None,
-        node: "consuela-dev".to_owned(),
-        ttl: Duration::from_secs(1),
-    };
-    Ok((target, Some(server)))
 }
