@@ -32,6 +32,8 @@ pub enum Component {
     Singleton,
     /// Presence and discovery.
     Discovery,
+    /// Named mailboxes: the mail endpoint and deliveries to other members.
+    Messaging,
 }
 
 /// Something a component did.
@@ -256,6 +258,27 @@ pub enum Event {
         /// When the next attempt comes.
         retry_in: Duration,
     },
+    /// This member's mail endpoint listens (`[messaging]`).
+    MailEndpointStarted {
+        /// The URL other members reach it at.
+        url: String,
+    },
+    /// The mail endpoint refused a message without taking it.
+    MailRefused {
+        /// The name it was sent to.
+        name: Name,
+        /// The refusal, as on the wire: `moved`, `stale`, `full`, `closed`,
+        /// `bad_message`, `too_large`, `stopped`, `no_mailbox`; for a call
+        /// delivered but not answered, `timeout` or `no_reply`.
+        reason: &'static str,
+    },
+    /// A message for a name held by another member was not delivered.
+    MailUndelivered {
+        /// The name.
+        name: Name,
+        /// Why (its kind says whether it may have arrived all the same).
+        error: Error,
+    },
 }
 
 impl Event {
@@ -278,6 +301,9 @@ impl Event {
             | Self::MemberUp { .. }
             | Self::MemberDown { .. }
             | Self::DiscoveryFailed { .. } => Component::Discovery,
+            Self::MailEndpointStarted { .. }
+            | Self::MailRefused { .. }
+            | Self::MailUndelivered { .. } => Component::Messaging,
             _ => Component::Registry,
         }
     }
@@ -326,6 +352,9 @@ impl Pulse for TracingPulse {
             } => tracing::warn!(%name, %error, ?retry_in, "reaping failed"),
             Event::RegisterFailed { name, error } | Event::UnregisterFailed { name, error } => {
                 tracing::warn!(%name, %error, "registry request failed");
+            }
+            Event::MailUndelivered { name, error } => {
+                tracing::info!(%name, %error, "message not delivered");
             }
             other => tracing::debug!(event = ?other, "consuela"),
         }

@@ -46,6 +46,12 @@ fn record(event: &Event) {
         Event::Replaced { .. } => {
             metrics::counter!("consuela_sessions_replaced_total").increment(1)
         }
+        Event::MailRefused { reason, .. } => {
+            metrics::counter!("consuela_mail_refused_total", "reason" => *reason).increment(1);
+        }
+        Event::MailUndelivered { .. } => {
+            metrics::counter!("consuela_mail_undelivered_total").increment(1);
+        }
         _ => {}
     }
 }

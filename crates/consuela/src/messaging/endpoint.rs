@@ -23,6 +23,8 @@ use super::tls;
 use super::wire::{self, Query};
 use crate::config::{ConfigError, MessagingConfig};
 use crate::error::Error;
+use crate::event::{Event, Pulses};
+use crate::name::Name;
 
 /// The longest a sender may ask the endpoint to wait for room or a reply.
 const MAX_WAIT: Duration = Duration::from_secs(600);
@@ -37,6 +39,7 @@ pub(crate) struct Endpoint {
 /// What each request needs.
 struct Context {
     office: Arc<dyn PostOffice>,
+    pulses: Pulses,
     send_timeout: Duration,
     max_message_size: usize,
 }
@@ -98,10 +101,15 @@ impl Bound {
         &self.url
     }
 
-    /// Serves mail for `office` until [`Endpoint::shutdown`].
-    pub(crate) fn serve(self, office: Arc<dyn PostOffice>) -> Endpoint {
+    /// Serves mail for `office` until [`Endpoint::shutdown`], reporting
+    /// to `pulses`.
+    pub(crate) fn serve(self, office: Arc<dyn PostOffice>, pulses: Pulses) -> Endpoint {
+        pulses.emit(Event::MailEndpointStarted {
+            url: self.url.clone(),
+        });
         let context = Arc::new(Context {
             office,
+            pulses,
             send_timeout: self.send_timeout,
             max_message_size: self.max_message_size,
         });
@@ -269,17 +277,35 @@ async fn accept(
             }
         })?
         .to_bytes();
+    let taken = take(context, &name, query, &body).await;
+    if let Err(Answer::Refused(refusal)) = &taken {
+        context.pulses.emit(Event::MailRefused {
+            name,
+            reason: refusal.status().1,
+        });
+    }
+    taken
+}
+
+/// Puts a request's message into `name`'s mailbox (and waits for the reply
+/// of a call).
+async fn take(
+    context: &Context,
+    name: &Name,
+    query: Query,
+    body: &[u8],
+) -> Result<(crate::FencingToken, Option<Vec<u8>>), Answer> {
     let office = &*context.office;
-    let found = office.find(&name)?;
+    let found = office.find(name)?;
     found.check(query.token)?;
-    let message = found.inbox.decode(&body)?;
+    let message = found.inbox.decode(body)?;
     let wait = query.wait.unwrap_or(context.send_timeout).min(MAX_WAIT);
     let Some(call) = query.call else {
-        deliver(office, &name, &found, message, None, wait).await?;
+        deliver(office, name, &found, message, None, wait).await?;
         return Ok((found.token, None));
     };
     let (responder, reply) = Responder::new();
-    deliver(office, &name, &found, message, Some(responder), wait).await?;
+    deliver(office, name, &found, message, Some(responder), wait).await?;
     let reply = await_reply(reply, call.min(MAX_WAIT)).await?;
     Ok((found.token, Some(reply)))
 }

@@ -239,7 +239,7 @@ impl RegistryBuilder {
             courier,
         });
         if let Some(bound) = mail {
-            let endpoint = bound.serve(Arc::new(Office::new(&core)));
+            let endpoint = bound.serve(Arc::new(Office::new(&core)), core.pulses.clone());
             *core.endpoint.lock().unwrap_or_else(|e| e.into_inner()) = Some(endpoint);
         }
         hooks.guard(&core);

@@ -13,6 +13,7 @@ use super::core::Core;
 use super::handle::Registry;
 use crate::config::MessagingConfig;
 use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::messaging::{
     Found, Message, Permit, PostOffice, Receipt, Refusal, Responder, SendOptions, await_reply,
     deliver,
@@ -193,9 +194,17 @@ impl Registry {
             Err(_) => {}
         }
         let body = bytes::Bytes::from(encode(&message)?);
-        core.courier
+        let routed = core
+            .courier
             .route(&core.directory, &name, body, options, call)
-            .await
+            .await;
+        if let Err(error) = &routed {
+            core.pulses.emit(Event::MailUndelivered {
+                name,
+                error: error.clone(),
+            });
+        }
+        routed
     }
 }
 

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consuela::config::{Config, MessagingConfig, MessagingTlsConfig};
+use consuela::event::Event;
 use consuela::messaging::{Courier, Mailbox, SendOptions};
 use consuela::{Contact, ErrorKind, FencingToken, Registry};
 use consuela_testkit::tls::{ScratchDir, TestCa};
 use consuela_testkit::wait_until;
 use serde::{Deserialize, Serialize};
 
-use crate::support::{Cluster, SOON, namespace};
+use crate::support::{Cluster, Events, SOON, namespace};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Job {
@@ -217,7 +218,18 @@ async fn a_message_for_a_superseded_registration_is_refused_as_stale() {
     let cluster = Cluster::start().await;
     let ns = namespace("mail-stale");
     let first = mail_registry(&cluster, 0, &ns).await;
-    let second = mail_registry(&cluster, 1, &ns).await;
+    let events = Events::default();
+    let second = Registry::builder(with_mail(&cluster, 1, &ns, |_| {}))
+        .pulse(events.pulse())
+        .start()
+        .await
+        .unwrap();
+    let url = second.mail_url().unwrap().to_owned();
+    let started = events.find(|e| match e {
+        Event::MailEndpointStarted { url } => Some(url.clone()),
+        _ => None,
+    });
+    assert_eq!(started, Some(url.clone()));
     let sender = cluster.registry(2, &ns).await;
 
     let (old, mut old_mailbox) = first
@@ -264,7 +276,6 @@ async fn a_message_for_a_superseded_registration_is_refused_as_stale() {
     );
 
     // The endpoint itself refuses a token it does not hold.
-    let url = second.mail_url().unwrap();
     let courier_refusal = reqwest_post(&format!("{url}/v1/mail/w?token={old_token}"), "{}").await;
     assert_eq!(courier_refusal.0, 409);
     assert!(
@@ -274,6 +285,14 @@ async fn a_message_for_a_superseded_registration_is_refused_as_stale() {
     );
     let moved = reqwest_post(&format!("{url}/v1/mail/elsewhere"), "{}").await;
     assert_eq!(moved.0, 404);
+    let refused = |reason: &'static str| {
+        events.count(|e| matches!(e, Event::MailRefused { reason: r, .. } if r == &reason))
+    };
+    assert!(
+        refused("stale") >= 1 && refused("moved") >= 1,
+        "{:?}",
+        events.all()
+    );
 
     new.unregister().await.unwrap();
     for r in [first, second, sender] {
@@ -356,7 +375,12 @@ async fn an_unreachable_owner_is_reported_as_not_delivered() {
     let cluster = Cluster::start().await;
     let ns = namespace("mail-unreachable");
     let holder = cluster.registry(0, &ns).await;
-    let sender = cluster.registry(1, &ns).await;
+    let events = Events::default();
+    let sender = Registry::builder(cluster.config(1, &ns))
+        .pulse(events.pulse())
+        .start()
+        .await
+        .unwrap();
     // A port nothing listens on: bound, then closed.
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -368,6 +392,11 @@ async fn an_unreachable_owner_is_reported_as_not_delivered() {
     };
     let _lease = holder.register("gone", contact).await.unwrap();
     let error = sender.send("gone", job(1)).await.unwrap_err();
+    assert_eq!(
+        events
+            .count(|e| matches!(e, Event::MailUndelivered { name, .. } if name.as_str() == "gone")),
+        1
+    );
     assert!(
         matches!(
             error.kind(),
