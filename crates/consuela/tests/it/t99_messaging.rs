@@ -685,3 +685,101 @@ async fn a_send_to_a_remembered_owner_that_moved_goes_to_the_new_one() {
     sender.shutdown().await.unwrap();
     cluster.shutdown().await;
 }
+
+/// Whatever arrives at the endpoint gets a typed answer, and only a
+/// well-formed delivery reaches the mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_answers_bad_requests_with_their_reason() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("mail-bad");
+    let owner = Registry::start(with_mail(&cluster, 0, &ns, |m| m.max_message_size = 64))
+        .await
+        .unwrap();
+    let (lease, mut mailbox) = owner
+        .register_mailbox::<Job>("a b/c?", Contact::default())
+        .await
+        .unwrap();
+    let url = owner.mail_url().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let token = lease.fencing_token();
+    let cases: [(reqwest::Method, String, String, u16, &str); 7] = [
+        (
+            reqwest::Method::GET,
+            format!("{url}/v1/mail/a%20b/c%3F"),
+            String::new(),
+            405,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{url}/v1/other"),
+            String::new(),
+            404,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{url}/v1/mail/%FF"),
+            "{}".into(),
+            400,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{url}/v1/mail/a%20b/c%3F?token=x"),
+            "{}".into(),
+            400,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{url}/v1/mail/a%20b/c%3F?wait=soon"),
+            "{}".into(),
+            400,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{url}/v1/mail/a%20b/c%3F"),
+            r#"{"id":"x"}"#.into(),
+            400,
+            "bad_message",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{url}/v1/mail/a%20b/c%3F"),
+            "x".repeat(65),
+            413,
+            "too_large",
+        ),
+    ];
+    for (method, target, body, status, reason) in cases {
+        let response = http
+            .request(method.clone(), &target)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{method} {target}");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(answer["error"], reason, "{method} {target}: {answer}");
+    }
+    assert!(mailbox.is_empty());
+    // A well-formed one, with the name escaped as the courier does.
+    let response = http
+        .post(format!("{url}/v1/mail/a%20b/c%3F?token={token}"))
+        .body(r#"{"id":1,"what":"ok"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["consuela-token"].to_str().unwrap(),
+        token.to_string()
+    );
+    assert_eq!(mailbox.recv().await.unwrap().message().id, 1);
+    lease.unregister().await.unwrap();
+    owner.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
