@@ -29,6 +29,9 @@ use crate::name::Name;
 /// The longest a sender may ask the endpoint to wait for room or a reply.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
+/// How long a stopping endpoint lets the requests in flight finish.
+const DRAIN: Duration = Duration::from_secs(1);
+
 /// A running mail endpoint.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -127,8 +130,10 @@ impl Bound {
 }
 
 impl Endpoint {
-    /// Stops listening and closes every connection (a call waiting for its
-    /// reply then fails on the sender's side).
+    /// Stops listening and closes every connection: idle ones at once, busy
+    /// ones once their request is answered, within a second (a call still
+    /// waiting for its reply then fails on the sender's side as maybe
+    /// delivered).
     pub(crate) async fn shutdown(&self) {
         self.stop.cancel();
         self.tasks.close();
@@ -183,12 +188,7 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let (acceptor, context, stop) = (acceptor.clone(), context.clone(), stop.clone());
-        tasks.spawn(async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = serve(stream, acceptor, context) => {}
-            }
-        });
+        tasks.spawn(serve(stream, acceptor, context, stop));
     }
 }
 
@@ -196,23 +196,52 @@ async fn serve(
     stream: tokio::net::TcpStream,
     acceptor: Option<TlsAcceptor>,
     context: Arc<Context>,
+    stop: CancellationToken,
 ) {
     let service = hyper::service::service_fn(move |request| {
         let context = context.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(&context, request).await) }
     });
     let http = hyper::server::conn::http1::Builder::new();
-    let served = match acceptor {
-        Some(acceptor) => match acceptor.accept(stream).await {
-            Ok(tls) => http.serve_connection(TokioIo::new(tls), service).await,
-            Err(error) => {
-                tracing::debug!(%error, "mail endpoint: TLS handshake failed");
-                return;
+    match acceptor {
+        Some(acceptor) => {
+            let tls = tokio::select! {
+                () = stop.cancelled() => return,
+                tls = acceptor.accept(stream) => tls,
+            };
+            match tls {
+                Ok(tls) => drive(http.serve_connection(TokioIo::new(tls), service), &stop).await,
+                Err(error) => tracing::debug!(%error, "mail endpoint: TLS handshake failed"),
             }
-        },
-        None => http.serve_connection(TokioIo::new(stream), service).await,
+        }
+        None => drive(http.serve_connection(TokioIo::new(stream), service), &stop).await,
+    }
+}
+
+/// Serves one connection until it ends. At the endpoint's stop an idle
+/// connection is closed at once, and one with a request in flight closes
+/// after answering it (within [`DRAIN`]): a message the endpoint took is
+/// acknowledged, so its sender does not have to think it may be lost.
+async fn drive<I, S>(
+    connection: hyper::server::conn::http1::Connection<I, S>,
+    stop: &CancellationToken,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = stop.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            match tokio::time::timeout(DRAIN, connection.as_mut()).await {
+                Ok(ended) => ended,
+                Err(_) => return,
+            }
+        }
     };
-    if let Err(error) = served {
+    if let Err(error) = ended {
         tracing::debug!(%error, "mail endpoint: connection ended");
     }
 }
