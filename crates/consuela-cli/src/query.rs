@@ -286,6 +286,7 @@ fn to_json(name: &str, holder: &Holder) -> serde_json::Value {
         "rid": holder.id.rid,
         "address": holder.contact.address,
         "meta": holder.contact.meta,
+        "mailbox": holder.contact.mailbox,
         "since": holder.since,
         "fencing_token": holder.fencing_token,
     })
