@@ -28,7 +28,7 @@ macro_rules! exit_codes {
   0    success (run, leader: the command's own exit code is passed through;
        a command killed by signal N gives 128+N)
   1    whereis, send: the name has no owner
-  2    bad command line (send: the message is not JSON)
+  2    bad command line (send: the message is not JSON, or the name invalid)
   70   consuela failed: Consul unreachable or refused, invalid configuration
   74   send: not delivered (stale token, mailbox full or closed, no mailbox,
        owner unreachable)

@@ -115,6 +115,7 @@ pub(crate) async fn send(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<
 fn exit_for(kind: &ErrorKind) -> u8 {
     match kind {
         ErrorKind::NoOwner => 1,
+        ErrorKind::InvalidName(_) => EXIT_USAGE,
         ErrorKind::NoMailbox
         | ErrorKind::Stale { .. }
         | ErrorKind::MailboxFull
@@ -122,8 +123,7 @@ fn exit_for(kind: &ErrorKind) -> u8 {
         | ErrorKind::BadMessage(_)
         | ErrorKind::OwnerUnreachable {
             maybe_delivered: false,
-        }
-        | ErrorKind::InvalidName(_) => EXIT_UNDELIVERED,
+        } => EXIT_UNDELIVERED,
         ErrorKind::CallTimeout
         | ErrorKind::NoReply
         | ErrorKind::OwnerUnreachable {

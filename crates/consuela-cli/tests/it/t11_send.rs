@@ -72,6 +72,9 @@ async fn send_delivers_calls_answer_and_refusals_have_their_codes() {
     assert!(out.stderr.contains("not JSON"), "{out:?}");
     let out = env.output(&["send", "jobs/nobody", "1"]).await;
     assert_eq!(out.code, 1, "{out:?}");
+    let out = env.output(&["send", "jobs//bad", "1"]).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("empty segment"), "{out:?}");
     let stale = (lease.fencing_token().get() + 1).to_string();
     let out = env
         .output(&["send", "--fencing-token", &stale, "jobs/inbox", "1"])
