@@ -67,6 +67,12 @@ pub(super) struct BenchArgs {
     /// batching off.
     #[arg(long, default_value_t = 64)]
     pub(super) max_batch: usize,
+    /// Measure `register`, `whereis-remote` and `send` this many times,
+    /// alternating the baseline and the registry, then print the median of
+    /// each ratio (a `median` row): a slow phase of the machine then weighs
+    /// on both sides alike instead of on one run.
+    #[arg(long, default_value_t = 1)]
+    pub(super) rounds: usize,
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
     pub(super) json: bool,

@@ -50,6 +50,34 @@ impl Report {
         self.with("cpu_us_per_op", (per_op * 100.0).round() / 100.0)
     }
 
+    /// A number recorded with [`with`](Self::with), e.g. a ratio.
+    pub(super) fn figure(&self, key: &str) -> Option<f64> {
+        self.extra.get(key)?.as_f64()
+    }
+
+    /// The median of each of `keys` over `reports` (those that have it), as
+    /// one `median` report of `scenario`: what `--rounds` prints last.
+    pub(super) fn medians(scenario: &'static str, reports: &[Report], keys: &[&str]) -> Self {
+        let mut median = Self::new(scenario, "median").with("rounds", reports.len());
+        median.concurrency = reports.first().map_or(0, |r| r.concurrency);
+        median.names = reports.first().map_or(0, |r| r.names);
+        for key in keys {
+            let mut values: Vec<f64> = reports.iter().filter_map(|r| r.figure(key)).collect();
+            if values.is_empty() {
+                continue;
+            }
+            values.sort_by(f64::total_cmp);
+            let mid = values.len() / 2;
+            let value = if values.len() % 2 == 1 {
+                values[mid]
+            } else {
+                (values[mid - 1] + values[mid]) / 2.0
+            };
+            median = median.with(key, (value * 1000.0).round() / 1000.0);
+        }
+        median
+    }
+
     /// The CPU time per operation recorded by [`with_cpu`](Self::with_cpu).
     pub(super) fn cpu_per_op(&self) -> Option<std::time::Duration> {
         let us = self.extra.get("cpu_us_per_op")?.as_f64()?;

@@ -278,8 +278,19 @@ pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         None
     };
     let budget = ctx.budget(ctx.args.concurrency);
-    for r in register_vs_baseline(ctx, &registry, None, bare.as_ref(), budget, "0").await? {
-        ctx.out.emit(&r)?;
+    let mut ours = Vec::new();
+    for round in 0..ctx.args.rounds.max(1) {
+        let tag = round.to_string();
+        for r in register_vs_baseline(ctx, &registry, None, bare.as_ref(), budget, &tag).await? {
+            ctx.out.emit(&r)?;
+            if r.figure("vs_baseline").is_some() {
+                ours.push(r);
+            }
+        }
+    }
+    if ctx.args.rounds > 1 {
+        let keys = ["vs_baseline", "cpu_vs_baseline"];
+        ctx.out.emit(&Report::medians("register", &ours, &keys))?;
     }
     if let Some(bare) = bare {
         bare.close().await;
@@ -399,8 +410,19 @@ pub(super) async fn whereis_remote(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         None
     };
     let budget = ctx.budget(ctx.args.concurrency);
-    for r in remote_vs_baseline(ctx, &reader, bare.as_ref(), &names, budget).await? {
-        ctx.out.emit(&r)?;
+    let mut ours = Vec::new();
+    for _ in 0..ctx.args.rounds.max(1) {
+        for r in remote_vs_baseline(ctx, &reader, bare.as_ref(), &names, budget).await? {
+            ctx.out.emit(&r)?;
+            if r.figure("p50_vs_baseline").is_some() {
+                ours.push(r);
+            }
+        }
+    }
+    if ctx.args.rounds > 1 {
+        let keys = ["p50_vs_baseline", "ops_vs_baseline"];
+        ctx.out
+            .emit(&Report::medians("whereis-remote", &ours, &keys))?;
     }
     if let Some(bare) = bare {
         bare.close().await;
