@@ -29,6 +29,10 @@ use crate::name::Name;
 /// The longest a sender may ask the endpoint to wait for room or a reply.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
+/// How long a delivery waits for a registration of its name in flight here
+/// (the registry's default `registration_timeout`).
+const SETTLE: Duration = Duration::from_secs(2);
+
 /// How long a stopping endpoint lets the requests in flight finish.
 const DRAIN: Duration = Duration::from_secs(1);
 
@@ -325,7 +329,18 @@ async fn take(
     body: &[u8],
 ) -> Result<(crate::FencingToken, Option<Vec<u8>>), Answer> {
     let office = &*context.office;
-    let found = office.find(name)?;
+    let found = match office.find(name) {
+        // A registration of the name is in flight here, and the sender may
+        // have read its record already: wait for it to settle.
+        Err(Refusal::Moved) => match office.settling(name) {
+            Some(mut settled) => {
+                let _ = tokio::time::timeout(SETTLE, settled.changed()).await;
+                office.find(name)?
+            }
+            None => return Err(Refusal::Moved.into()),
+        },
+        found => found?,
+    };
     found.check(query.token)?;
     let message = found.inbox.decode(body)?;
     let wait = query.wait.unwrap_or(context.send_timeout).min(MAX_WAIT);

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use super::inbox::{Inbox, Message, Permit};
 use super::mailbox::Responder;
 use super::refusal::Refusal;
@@ -41,6 +43,11 @@ pub(crate) trait PostOffice: Send + Sync {
     /// [`Refusal::NoMailbox`] when it is held without a mailbox,
     /// [`Refusal::Stopped`] once the registry stopped.
     fn find(&self, name: &Name) -> Result<Found, Refusal>;
+
+    /// While this member's registration of `name` is in flight, a receiver
+    /// whose `changed()` returns once it settles: its record may be read
+    /// before the member holds the name.
+    fn settling(&self, name: &Name) -> Option<watch::Receiver<()>>;
 
     /// Puts `message` through `permit` if `found`'s registration still holds
     /// `name` and the registry runs, deciding both at once with the release

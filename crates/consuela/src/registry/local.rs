@@ -157,6 +157,15 @@ impl Local {
         }
     }
 
+    /// While a registration of `name` by this member is in flight, a
+    /// receiver whose `changed()` returns (with an error) once it settles.
+    pub(crate) fn settling(&self, name: &Name) -> Option<watch::Receiver<()>> {
+        match self.lock().get(name) {
+            Some(Slot::Pending(tx)) => Some(tx.subscribe()),
+            _ => None,
+        }
+    }
+
     /// Puts `message` into `found`'s mailbox if its registration still
     /// holds `name`: under the table's lock, so that no release slips in
     /// between the check and the enqueue.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
 use super::core::Core;
 use super::handle::Registry;
@@ -24,6 +25,10 @@ impl PostOffice for Core {
     fn find(&self, name: &Name) -> Result<Found, Refusal> {
         self.check_running().map_err(|_| Refusal::Stopped)?;
         self.local.mailbox(name)
+    }
+
+    fn settling(&self, name: &Name) -> Option<watch::Receiver<()>> {
+        self.local.settling(name)
     }
 
     fn commit(
@@ -55,6 +60,10 @@ impl Office {
 impl PostOffice for Office {
     fn find(&self, name: &Name) -> Result<Found, Refusal> {
         self.0.upgrade().ok_or(Refusal::Stopped)?.find(name)
+    }
+
+    fn settling(&self, name: &Name) -> Option<watch::Receiver<()>> {
+        self.0.upgrade()?.settling(name)
     }
 
     fn commit(

@@ -11,7 +11,7 @@ use consuela::event::Event;
 use consuela::messaging::{Courier, Mailbox, SendOptions};
 use consuela::{Contact, ErrorKind, FencingToken, Registry};
 use consuela_testkit::tls::{ScratchDir, TestCa};
-use consuela_testkit::wait_until;
+use consuela_testkit::{Latency, wait_for, wait_until};
 use serde::{Deserialize, Serialize};
 
 use crate::support::{Cluster, Events, SOON, namespace};
@@ -796,5 +796,53 @@ async fn the_endpoint_answers_bad_requests_with_their_reason() {
     assert_eq!(mailbox.recv().await.unwrap().message().id, 1);
     lease.unregister().await.unwrap();
     owner.shutdown().await.unwrap();
+    cluster.shutdown().await;
+}
+
+/// A sender can read a name's record before its owner has the answer to the
+/// registration (here the owner's answers from Consul are slowed down): the
+/// owner's endpoint waits for the registration to settle instead of
+/// refusing the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_as_the_registration_lands_waits_for_it() {
+    let cluster = Cluster::start().await;
+    let ns = namespace("mail-settling");
+    let proxy = cluster.proxy().await;
+    let mut config = cluster.config_via(0, &ns, &proxy.url());
+    config.messaging = Some(MessagingConfig::listen(([127, 0, 0, 1], 0).into()));
+    let owner = Registry::start(config).await.unwrap();
+    let sender = cluster.registry(1, &ns).await;
+
+    proxy.set_latency(Latency {
+        upstream: Duration::ZERO,
+        downstream: Duration::from_millis(400),
+    });
+    let registering = tokio::spawn({
+        let owner = owner.clone();
+        async move {
+            owner
+                .register_mailbox::<Job>("early", Contact::default())
+                .await
+        }
+    });
+    let holder = wait_for(
+        SOON,
+        "the record is visible",
+        || sender.whereis("early"),
+        |h| matches!(h, Ok(Some(_))),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let receipt = sender.send("early", job(1)).await.unwrap();
+    assert_eq!(receipt.token, holder.fencing_token);
+    let (lease, mut mailbox) = registering.await.unwrap().unwrap();
+    assert_eq!(lease.fencing_token(), holder.fencing_token);
+    assert_eq!(mailbox.recv().await.unwrap().into_message(), job(1));
+
+    proxy.set_latency(Latency::default());
+    lease.unregister().await.unwrap();
+    owner.shutdown().await.unwrap();
+    sender.shutdown().await.unwrap();
     cluster.shutdown().await;
 }
