@@ -19,7 +19,7 @@ use super::local::{Local, Mine};
 use super::mail::Office;
 use super::state::State;
 use crate::batch::Limits;
-use crate::config::{Config, MessagingConfig};
+use crate::config::Config;
 use crate::consul::Consul;
 use crate::directory::Directory;
 use crate::discovery::Discovery;
@@ -132,12 +132,12 @@ impl RegistryBuilder {
         let keys = KeySpace::new(&config.namespace)?;
         let member = config.member_name();
         let mut config = config;
-        let courier = Courier::new(
-            config
-                .messaging
-                .as_ref()
-                .unwrap_or(&MessagingConfig::default()),
-        )?;
+        // With [messaging] the courier is built now, so that bad TLS files
+        // stop the start; without, on the first send to another member.
+        let courier = OnceLock::new();
+        if let Some(messaging) = &config.messaging {
+            let _ = courier.set(Courier::new(messaging)?);
+        }
         // Bound before anything is created in Consul, so that a taken port
         // leaves nothing behind.
         let mail = match &config.messaging {

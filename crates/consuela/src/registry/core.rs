@@ -1,7 +1,7 @@
 //! The state every handle, guard and background task of one registry shares.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -10,9 +10,11 @@ use tokio_util::task::TaskTracker;
 use super::local::Local;
 use super::state::State;
 use crate::config::Config;
+use crate::config::MessagingConfig;
 use crate::consul::Session;
 use crate::directory::Directory;
 use crate::discovery::Discovery;
+use crate::error::Error;
 use crate::event::Pulses;
 use crate::holder::RegistrationId;
 use crate::messaging::{Courier, Endpoint};
@@ -50,8 +52,8 @@ pub(crate) struct Core {
     pub(crate) mail_url: Option<String>,
     /// That endpoint, stopped on shutdown.
     pub(crate) endpoint: Mutex<Option<Endpoint>>,
-    /// Delivers messages to other members' mailboxes.
-    pub(crate) courier: Courier,
+    /// Delivers messages to other members' mailboxes (see [`Core::courier`]).
+    pub(crate) courier: OnceLock<Courier>,
 }
 
 impl Core {
@@ -61,6 +63,22 @@ impl Core {
             member: self.member.clone(),
             rid: self.next_rid.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// The courier: `[messaging]`'s, built at start, or one with the
+    /// defaults, built on first use (a registry that never sends to another
+    /// member never builds an HTTP client for it).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) if the HTTP client
+    /// cannot be built.
+    pub(crate) fn courier(&self) -> Result<&Courier, Error> {
+        if let Some(courier) = self.courier.get() {
+            return Ok(courier);
+        }
+        let courier = Courier::new(&MessagingConfig::default())?;
+        Ok(self.courier.get_or_init(|| courier))
     }
 
     /// Deregisters the presence and stops the discovery the registry started.

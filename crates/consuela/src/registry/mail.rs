@@ -180,8 +180,13 @@ impl Registry {
 
     /// A courier with this registry's messaging settings, for JSON
     /// messages whose Rust type the sender does not have.
-    pub fn courier(&self) -> &crate::messaging::Courier {
-        &self.core().courier
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] if its HTTP client cannot be built (only
+    /// without `[messaging]`, whose courier is built at start).
+    pub fn courier(&self) -> Result<&crate::messaging::Courier, Error> {
+        self.core().courier()
     }
 
     async fn post<M>(
@@ -203,10 +208,14 @@ impl Registry {
             Err(_) => {}
         }
         let body = bytes::Bytes::from(encode(&message)?);
-        let routed = core
-            .courier
-            .route(&core.directory, &name, body, options, call)
-            .await;
+        let routed = match core.courier() {
+            Ok(courier) => {
+                courier
+                    .route(&core.directory, &name, body, options, call)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
         if let Err(error) = &routed {
             core.pulses.emit(Event::MailUndelivered {
                 name,
