@@ -64,8 +64,8 @@ pub(crate) async fn send(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let config = global.config().await?;
-    let messaging = config.messaging.clone().unwrap_or_default();
-    let courier = Courier::new(&messaging).context("invalid [messaging] settings")?;
+    let courier =
+        Courier::new(&config.messaging_settings()).context("invalid [messaging] settings")?;
     let directory = global.directory().await?;
     let mut options = SendOptions::new();
     if let Some(token) = args.fencing_token {

@@ -1,7 +1,7 @@
 //! [`spawn_named`]: one actor under one name, and its [`NamedActor`] handle.
 
 use consuela::registry::SpawnHandle;
-use consuela::{Contact, ErrorKind, FencingToken, Holder, Registry};
+use consuela::{Contact, FencingToken, Holder, Registry};
 use ractor::{Actor, ActorRef};
 
 use crate::error::Error;
@@ -123,11 +123,4 @@ where
         actor: actor_ref,
         task,
     })
-}
-
-impl Exit {
-    /// Whether the registry stopped (rather than losing its session).
-    pub fn is_shutdown(&self) -> bool {
-        matches!(self, Self::Lost(e) if matches!(e.kind(), ErrorKind::Shutdown))
-    }
 }

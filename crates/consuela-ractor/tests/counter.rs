@@ -10,15 +10,9 @@ mod cluster;
 
 #[tokio::main]
 async fn main() -> cluster::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("member") {
-        return cluster::member(&args[1..]).await;
-    }
-    let (target, server) = cluster::target().await?;
-    let report = cluster::run(&std::env::current_exe()?, &target, 150, 2).await?;
-    if let Some(server) = server {
-        server.shutdown().await;
-    }
+    let Some(report) = cluster::main(150).await? else {
+        return Ok(());
+    };
 
     assert_eq!(report.problems, Vec::<String>::new());
     assert_eq!(report.acknowledged, 150);

@@ -128,6 +128,15 @@ impl Config {
         config.validate()
     }
 
+    /// The messaging settings in force: the `[messaging]` section, or its
+    /// defaults (which mailboxes and sends use without one).
+    pub fn messaging_settings(&self) -> std::borrow::Cow<'_, MessagingConfig> {
+        match &self.messaging {
+            Some(messaging) => std::borrow::Cow::Borrowed(messaging),
+            None => std::borrow::Cow::Owned(MessagingConfig::default()),
+        }
+    }
+
     /// The Consul URL: [`ConsulConfig::url`], or `http://<nodename>:8500`.
     pub fn consul_url(&self) -> String {
         self.consul

@@ -57,9 +57,9 @@ mod wire;
 
 pub use courier::Courier;
 pub(crate) use endpoint::{Bound, Endpoint};
-pub(crate) use inbox::{Inbox, Message, Permit, channel};
+pub(crate) use inbox::{Inbox, Message, channel};
 pub(crate) use mailbox::await_reply;
 pub use mailbox::{Envelope, Mailbox, Responder};
-pub(crate) use office::{Found, PostOffice, deliver};
+pub(crate) use office::{Found, Letter, PostOffice, deliver};
 pub use options::{Receipt, SendOptions};
 pub(crate) use refusal::Refusal;

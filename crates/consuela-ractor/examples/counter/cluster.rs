@@ -98,7 +98,7 @@ impl Actor for Counter {
 /// The Consul at `CONSUL_HTTP_ADDR` (TTL 10 s, so each failover takes up
 /// to about 20 s), or a dev server of our own (TTL 1 s), kept alive by the
 /// second value.
-pub(crate) async fn target() -> Result<(Target, Option<DevServer>)> {
+async fn target() -> Result<(Target, Option<DevServer>)> {
     let probe = consuela_testkit::consul_target().await;
     if probe.is_real() {
         let client = consuela::client::Client::new(probe.client_config())?;
@@ -164,9 +164,26 @@ impl Target {
     }
 }
 
+/// The binary's entry, example and test alike: as `member ...` it is one of
+/// the member processes (and answers `None` when that ends); otherwise it
+/// runs the cluster with `increments` acknowledged increments and two kills,
+/// on the Consul of [`target`], and answers the report.
+pub(crate) async fn main(increments: usize) -> Result<Option<Report>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("member") {
+        return member(&args[1..]).await.map(|()| None);
+    }
+    let (target, server) = target().await?;
+    let report = run(&std::env::current_exe()?, &target, increments, 2).await?;
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    Ok(Some(report))
+}
+
 /// A member process: `member <url> <token> <node> <ttl ms> <namespace> <dir> <i>`.
 /// Competes for the counter until its stdin closes, then shuts down.
-pub(crate) async fn member(args: &[String]) -> Result<()> {
+async fn member(args: &[String]) -> Result<()> {
     let target = Target::from_args(args)
         .ok_or("usage: member <url> <token> <node> <ttl ms> <namespace> <dir> <i>")?;
     let (namespace, dir, i) = match &args[4..] {

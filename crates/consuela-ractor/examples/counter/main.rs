@@ -15,12 +15,9 @@ mod cluster;
 
 #[tokio::main]
 async fn main() -> cluster::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("member") {
-        return cluster::member(&args[1..]).await;
-    }
-    let (target, server) = cluster::target().await?;
-    let report = cluster::run(&std::env::current_exe()?, &target, 300, 2).await?;
+    let Some(report) = cluster::main(300).await? else {
+        return Ok(());
+    };
     println!(
         "{} increments acknowledged out of {} sent; holders killed: {:?}",
         report.acknowledged, report.attempts, report.killed
@@ -30,9 +27,6 @@ async fn main() -> cluster::Result<()> {
             "incarnation with fencing token {token:>6} (pid {:?}): counted {:>4}, acknowledged {:>4}",
             incarnation.pid, incarnation.counted, incarnation.acknowledged
         );
-    }
-    if let Some(server) = server {
-        server.shutdown().await;
     }
     if report.problems.is_empty() {
         println!(

@@ -1,7 +1,7 @@
 //! [`PostOffice`]: where a message meets the table of names this member
 //! holds, and [`deliver`], the one way into a mailbox.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -33,6 +33,21 @@ impl Found {
     }
 }
 
+/// A message with room reserved for it in a mailbox, and for a call the
+/// responder that answers it.
+pub(crate) struct Letter {
+    pub(crate) permit: Box<dyn Permit>,
+    pub(crate) message: Message,
+    pub(crate) responder: Option<Responder>,
+}
+
+impl Letter {
+    /// Puts the message into the mailbox its room is in.
+    pub(crate) fn post(self) -> Result<(), Refusal> {
+        self.permit.send(self.message, self.responder)
+    }
+}
+
 /// The names a member holds, as mail sees them.
 pub(crate) trait PostOffice: Send + Sync {
     /// The mailbox of `name`.
@@ -49,17 +64,28 @@ pub(crate) trait PostOffice: Send + Sync {
     /// before the member holds the name.
     fn settling(&self, name: &Name) -> Option<watch::Receiver<()>>;
 
-    /// Puts `message` through `permit` if `found`'s registration still holds
-    /// `name` and the registry runs, deciding both at once with the release
-    /// of the name (so no message enters a mailbox whose name is gone).
-    fn commit(
-        &self,
-        name: &Name,
-        found: &Found,
-        permit: Box<dyn Permit>,
-        message: Message,
-        responder: Option<Responder>,
-    ) -> Result<(), Refusal>;
+    /// Posts `letter` if `found`'s registration still holds `name` and the
+    /// registry runs, deciding both at once with the release of the name
+    /// (so no message enters a mailbox whose name is gone).
+    fn commit(&self, name: &Name, found: &Found, letter: Letter) -> Result<(), Refusal>;
+}
+
+/// A post office held weakly (the mail endpoint's way into a registry, which
+/// it must not keep alive): gone, it refuses as stopped.
+impl<T: PostOffice> PostOffice for Weak<T> {
+    fn find(&self, name: &Name) -> Result<Found, Refusal> {
+        self.upgrade().ok_or(Refusal::Stopped)?.find(name)
+    }
+
+    fn settling(&self, name: &Name) -> Option<watch::Receiver<()>> {
+        self.upgrade()?.settling(name)
+    }
+
+    fn commit(&self, name: &Name, found: &Found, letter: Letter) -> Result<(), Refusal> {
+        self.upgrade()
+            .ok_or(Refusal::Stopped)?
+            .commit(name, found, letter)
+    }
 }
 
 /// Delivers `message` to `found`'s mailbox: waits up to `wait` for room,
@@ -77,5 +103,10 @@ pub(crate) async fn deliver(
     wait: Duration,
 ) -> Result<(), Refusal> {
     let permit = found.inbox.reserve(wait).await?;
-    office.commit(name, found, permit, message, responder)
+    let letter = Letter {
+        permit,
+        message,
+        responder,
+    };
+    office.commit(name, found, letter)
 }

@@ -16,7 +16,6 @@ use super::core::Core;
 use super::handle::{Registry, Respawn};
 use super::lifecycle::supervise;
 use super::local::{Local, Mine};
-use super::mail::Office;
 use super::state::State;
 use crate::batch::Limits;
 use crate::config::Config;
@@ -239,7 +238,7 @@ impl RegistryBuilder {
             courier,
         });
         if let Some(bound) = mail {
-            let endpoint = bound.serve(Arc::new(Office::new(&core)), core.pulses.clone());
+            let endpoint = bound.serve(Arc::new(Arc::downgrade(&core)), core.pulses.clone());
             *core.endpoint.lock().unwrap_or_else(|e| e.into_inner()) = Some(endpoint);
         }
         hooks.guard(&core);

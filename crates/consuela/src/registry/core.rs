@@ -10,7 +10,6 @@ use tokio_util::task::TaskTracker;
 use super::local::Local;
 use super::state::State;
 use crate::config::Config;
-use crate::config::MessagingConfig;
 use crate::consul::Session;
 use crate::directory::Directory;
 use crate::discovery::Discovery;
@@ -77,7 +76,7 @@ impl Core {
         if let Some(courier) = self.courier.get() {
             return Ok(courier);
         }
-        let courier = Courier::new(&MessagingConfig::default())?;
+        let courier = Courier::new(&self.config.messaging_settings())?;
         Ok(self.courier.get_or_init(|| courier))
     }
 

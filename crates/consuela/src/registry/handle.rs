@@ -16,7 +16,7 @@ use super::core::Core;
 use super::options::RegisterOptions;
 use super::registration::{Registration, SpawnHandle};
 use super::state::State;
-use crate::config::{Config, MessagingConfig};
+use crate::config::Config;
 use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::error::{Error, LostReason};
@@ -347,10 +347,7 @@ impl Registry {
     where
         M: DeserializeOwned + Send + 'static,
     {
-        let capacity = match &self.core.config.messaging {
-            Some(messaging) => messaging.capacity,
-            None => MessagingConfig::default().capacity,
-        };
+        let capacity = self.core.config.messaging_settings().capacity;
         let (inbox, mailbox) = messaging::channel::<M>(capacity);
         let contact = Contact {
             mailbox: self.core.mail_url.clone(),

@@ -13,7 +13,7 @@ use consuela_wire::{KvEntry, SessionId};
 use tokio::sync::watch;
 
 use crate::holder::{Contact, Holder, RegistrationId, Role};
-use crate::messaging::{Found, Inbox, Message, Permit, Refusal, Responder};
+use crate::messaging::{Found, Inbox, Letter, Refusal};
 use crate::name::Name;
 use crate::read::Liveness;
 use crate::time::Timestamp;
@@ -166,20 +166,13 @@ impl Local {
         }
     }
 
-    /// Puts `message` into `found`'s mailbox if its registration still
+    /// Posts `letter` into `found`'s mailbox if its registration still
     /// holds `name`: under the table's lock, so that no release slips in
     /// between the check and the enqueue.
-    pub(crate) fn commit(
-        &self,
-        name: &Name,
-        found: &Found,
-        permit: Box<dyn Permit>,
-        message: Message,
-        responder: Option<Responder>,
-    ) -> Result<(), Refusal> {
+    pub(crate) fn commit(&self, name: &Name, found: &Found, letter: Letter) -> Result<(), Refusal> {
         let slots = self.lock();
         match slots.get(name) {
-            Some(Slot::Held(h)) if h.id == found.id => permit.send(message, responder),
+            Some(Slot::Held(h)) if h.id == found.id => letter.post(),
             _ => Err(Refusal::Moved),
         }
     }

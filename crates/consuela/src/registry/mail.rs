@@ -1,9 +1,8 @@
-//! Messaging a name: the registry's [`PostOffice`] (its mailboxes, as the
-//! mail endpoint and in-process senders reach them) and
+//! Messaging a name: the registry's [`PostOffice`] (its mailboxes, as
+//! in-process senders reach them, and the mail endpoint through a `Weak`) and
 //! [`Registry::send`] / [`Registry::call`].
 
 use std::any::TypeId;
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -12,11 +11,10 @@ use tokio::sync::watch;
 
 use super::core::Core;
 use super::handle::Registry;
-use crate::config::MessagingConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::messaging::{
-    Found, Message, Permit, PostOffice, Receipt, Refusal, Responder, SendOptions, await_reply,
+    Found, Letter, Message, PostOffice, Receipt, Refusal, Responder, SendOptions, await_reply,
     deliver,
 };
 use crate::name::Name;
@@ -31,51 +29,13 @@ impl PostOffice for Core {
         self.local.settling(name)
     }
 
-    fn commit(
-        &self,
-        name: &Name,
-        found: &Found,
-        permit: Box<dyn Permit>,
-        message: Message,
-        responder: Option<Responder>,
-    ) -> Result<(), Refusal> {
+    fn commit(&self, name: &Name, found: &Found, letter: Letter) -> Result<(), Refusal> {
         // A fail-stop cancels `lost` before Consul can free any name (the
         // keeper's margin): past it, nothing more is taken.
         if self.lost.is_cancelled() {
             return Err(Refusal::Stopped);
         }
-        self.local.commit(name, found, permit, message, responder)
-    }
-}
-
-/// The mail endpoint's way into a registry, which it does not keep alive.
-pub(super) struct Office(Weak<Core>);
-
-impl Office {
-    pub(super) fn new(core: &Arc<Core>) -> Self {
-        Self(Arc::downgrade(core))
-    }
-}
-
-impl PostOffice for Office {
-    fn find(&self, name: &Name) -> Result<Found, Refusal> {
-        self.0.upgrade().ok_or(Refusal::Stopped)?.find(name)
-    }
-
-    fn settling(&self, name: &Name) -> Option<watch::Receiver<()>> {
-        self.0.upgrade()?.settling(name)
-    }
-
-    fn commit(
-        &self,
-        name: &Name,
-        found: &Found,
-        permit: Box<dyn Permit>,
-        message: Message,
-        responder: Option<Responder>,
-    ) -> Result<(), Refusal> {
-        let core = self.0.upgrade().ok_or(Refusal::Stopped)?;
-        core.commit(name, found, permit, message, responder)
+        self.local.commit(name, found, letter)
     }
 }
 
@@ -247,10 +207,7 @@ where
     };
     let wait = options
         .wait
-        .unwrap_or_else(|| match &core.config.messaging {
-            Some(messaging) => messaging.send_timeout,
-            None => MessagingConfig::default().send_timeout,
-        });
+        .unwrap_or_else(|| core.config.messaging_settings().send_timeout);
     let receipt = Receipt {
         token: found.token,
         holder: found.id.clone(),
