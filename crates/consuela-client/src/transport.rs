@@ -221,7 +221,9 @@ impl Transport for HttpTransport {
         let timeout = request.timeout;
         let exchange = match &self.backend {
             Backend::Direct(direct) => Either::Left(direct.send(request)),
-            Backend::Proxied(proxied) => Either::Right(proxied.send(request)),
+            // Boxed: reqwest's future is several times the size of the direct one, which
+            // would otherwise be moved around at that size.
+            Backend::Proxied(proxied) => Either::Right(Box::pin(proxied.send(request))),
         };
         // One timer around the whole exchange (headers and body).
         Box::pin(async move {

@@ -27,9 +27,15 @@ use super::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 const AGENT: HeaderValue =
     HeaderValue::from_static(concat!("consuela-client/", env!("CARGO_PKG_VERSION")));
 
-/// A pooled client and the limits it applies to answers.
+/// A pooled client and the limits it applies to answers. Cheap to clone: each
+/// request takes a clone along.
 #[derive(Debug, Clone)]
 pub(super) struct Direct {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     client: Client<Connector, Full<Bytes>>,
     max_response_size: Option<usize>,
     /// Whether a client certificate is configured (tells a refused one from a missing one).
@@ -70,11 +76,14 @@ impl Direct {
             .pool_idle_timeout(pool_idle_timeout)
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Self {
+        let inner = Inner {
             client,
             max_response_size,
             client_cert,
             tls,
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -83,7 +92,7 @@ impl Direct {
         &self,
         request: HttpRequest,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> + Send + 'static {
-        let this = self.clone();
+        let this = self.inner.clone();
         async move {
             let classify = |error: &(dyn std::error::Error + 'static), connect| {
                 classify(error, connect, this.client_cert)
