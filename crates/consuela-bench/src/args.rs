@@ -63,6 +63,10 @@ pub(super) struct BenchArgs {
     /// Also run the bare-HTTP-client equivalent (register, whereis-remote).
     #[arg(long)]
     pub(super) baseline: bool,
+    /// The bare client of `--baseline`: `reqwest`, or hyper-util's pooled
+    /// client (what consuela-client sends through).
+    #[arg(long, value_enum, default_value_t = BaselineClient::Reqwest)]
+    pub(super) baseline_client: BaselineClient,
     /// Registrations per transaction (`registry.max_batch`); 1 turns
     /// batching off.
     #[arg(long, default_value_t = 64)]
@@ -76,6 +80,15 @@ pub(super) struct BenchArgs {
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
     pub(super) json: bool,
+}
+
+/// The HTTP client the baseline makes its requests with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum BaselineClient {
+    /// `reqwest`, the usual Rust HTTP client.
+    Reqwest,
+    /// hyper-util's pooled client, the stack under consuela-client.
+    Hyper,
 }
 
 /// A benchmark scenario.

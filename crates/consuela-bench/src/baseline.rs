@@ -1,32 +1,99 @@
-//! The baseline: the registry's HTTP requests made with a bare `reqwest`
-//! client, configured like consuela-client's transport, so that the
-//! difference to the registry is the registry's (and its client's) overhead.
+//! The baseline: the registry's HTTP requests made with a bare HTTP client,
+//! configured like consuela-client's transport, so that the difference to the
+//! registry is the registry's (and its client's) overhead.
+//!
+//! The bare client is `reqwest` by default, the usual way to make these
+//! requests from Rust; `--baseline-client hyper` makes them with hyper-util's
+//! pooled client, the stack consuela-client itself sends through, so that the
+//! ratio is then the registry's own overhead alone.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::{Method, StatusCode};
+
+use super::args::BaselineClient;
 
 /// A bare HTTP client with its own Consul session.
 #[derive(Debug, Clone)]
 pub(super) struct Bare {
-    http: reqwest::Client,
+    http: Http,
     url: String,
     session: String,
 }
 
+/// The HTTP client a [`Bare`] sends with.
+#[derive(Debug, Clone)]
+enum Http {
+    Reqwest(reqwest::Client),
+    Hyper(HyperClient<HttpConnector, Full<Bytes>>),
+}
+
+impl Http {
+    /// Sends one request and reads the whole answer.
+    async fn send(
+        &self,
+        method: Method,
+        url: String,
+        body: Bytes,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        match self {
+            Self::Reqwest(client) => {
+                let response = client.request(method, url).body(body).send().await?;
+                let status = response.status();
+                Ok((status, response.bytes().await?))
+            }
+            Self::Hyper(client) => {
+                let mut request = hyper::Request::new(Full::new(body));
+                *request.method_mut() = method;
+                *request.uri_mut() = url.parse()?;
+                let response = client.request(request).await?;
+                let status = response.status();
+                Ok((status, response.into_body().collect().await?.to_bytes()))
+            }
+        }
+    }
+}
+
 impl Bare {
-    /// A client with `pool` idle connections kept (as the registry's client
-    /// is configured in the same run) and a fresh session on `nodename`,
-    /// created like the registry's (Behavior delete, no checks).
-    pub(super) async fn connect(url: &str, nodename: &str, pool: usize) -> anyhow::Result<Self> {
+    /// A client of kind `client` with `pool` idle connections kept (as the
+    /// registry's client is configured in the same run) and a fresh session
+    /// on `nodename`, created like the registry's (Behavior delete, no checks).
+    pub(super) async fn connect(
+        url: &str,
+        nodename: &str,
+        pool: usize,
+        client: BaselineClient,
+    ) -> anyhow::Result<Self> {
         // The settings of consuela-client's HTTP transport.
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(pool)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .build()?;
+        let http = match client {
+            BaselineClient::Reqwest => Http::Reqwest(
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .pool_max_idle_per_host(pool)
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .tcp_nodelay(true)
+                    .build()?,
+            ),
+            BaselineClient::Hyper => {
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                connector.set_connect_timeout(Some(Duration::from_secs(5)));
+                Http::Hyper(
+                    HyperClient::builder(TokioExecutor::new())
+                        .pool_max_idle_per_host(pool)
+                        .pool_idle_timeout(Duration::from_secs(30))
+                        .pool_timer(TokioTimer::new())
+                        .build(connector),
+                )
+            }
+        };
         let body = serde_json::json!({
             "Name": "consuela-bench-baseline",
             "Node": nodename,
@@ -36,14 +103,14 @@ impl Bare {
             "Behavior": "delete",
             "Checks": [],
         });
-        let created = http
-            .put(format!("{url}/v1/session/create"))
-            .body(body.to_string())
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
+        let (status, created) = http
+            .send(
+                Method::PUT,
+                format!("{url}/v1/session/create"),
+                Bytes::from(body.to_string()),
+            )
             .await?;
+        anyhow::ensure!(status.is_success(), "session create: {status}");
         let created: serde_json::Value = serde_json::from_slice(&created)?;
         let session = created["ID"]
             .as_str()
@@ -54,6 +121,14 @@ impl Bare {
             url: url.to_owned(),
             session,
         })
+    }
+
+    /// How reports name this client's rows.
+    pub(super) fn label(&self) -> &'static str {
+        match self.http {
+            Http::Reqwest(_) => "baseline",
+            Http::Hyper(_) => "baseline-hyper",
+        }
     }
 
     /// `PUT /v1/txn` with one `lock` op carrying a record-like JSON value;
@@ -71,14 +146,14 @@ impl Bare {
             base64(value.as_bytes()),
             self.session
         );
-        let response = self
+        let (status, bytes) = self
             .http
-            .put(format!("{}/v1/txn", self.url))
-            .body(body)
-            .send()
+            .send(
+                Method::PUT,
+                format!("{}/v1/txn", self.url),
+                Bytes::from(body),
+            )
             .await?;
-        let status = response.status();
-        let bytes = response.bytes().await?;
         anyhow::ensure!(
             status.is_success(),
             "txn lock {key}: {status} {}",
@@ -92,13 +167,8 @@ impl Bare {
 
     /// `DELETE /v1/kv/<key>?cas=<index>`.
     pub(super) async fn delete_cas(&self, key: &str, index: u64) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .delete(format!("{}/v1/kv/{key}?cas={index}", self.url))
-            .send()
-            .await?;
-        let status = response.status();
-        let body = response.bytes().await?;
+        let url = format!("{}/v1/kv/{key}?cas={index}", self.url);
+        let (status, body) = self.http.send(Method::DELETE, url, Bytes::new()).await?;
         anyhow::ensure!(
             status.is_success() && body.starts_with(b"true"),
             "delete {key}: {status} {}",
@@ -109,14 +179,9 @@ impl Bare {
 
     /// `GET /v1/kv/<key>`, parsed as JSON; whether the key exists.
     pub(super) async fn get(&self, key: &str) -> anyhow::Result<bool> {
-        let response = self
-            .http
-            .get(format!("{}/v1/kv/{key}", self.url))
-            .send()
-            .await?;
-        let status = response.status();
-        let body = response.bytes().await?;
-        if status == reqwest::StatusCode::NOT_FOUND {
+        let url = format!("{}/v1/kv/{key}", self.url);
+        let (status, body) = self.http.send(Method::GET, url, Bytes::new()).await?;
+        if status == StatusCode::NOT_FOUND {
             return Ok(false);
         }
         anyhow::ensure!(status.is_success(), "get {key}: {status}");
@@ -126,11 +191,8 @@ impl Bare {
 
     /// Destroys the session (its keys are gone already).
     pub(super) async fn close(&self) {
-        let _ = self
-            .http
-            .put(format!("{}/v1/session/destroy/{}", self.url, self.session))
-            .send()
-            .await;
+        let url = format!("{}/v1/session/destroy/{}", self.url, self.session);
+        let _ = self.http.send(Method::PUT, url, Bytes::new()).await;
     }
 }
 

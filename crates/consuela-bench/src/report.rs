@@ -44,10 +44,16 @@ impl Report {
         self
     }
 
-    /// Records the process CPU time the run used, as `cpu_us_per_op`.
-    pub(super) fn with_cpu(self, cpu: std::time::Duration) -> Self {
-        let per_op = cpu.as_secs_f64() * 1e6 / (self.ops.max(1) as f64);
-        self.with("cpu_us_per_op", (per_op * 100.0).round() / 100.0)
+    /// Records the process CPU time the run used, as `cpu_us_per_op`, and
+    /// its user-space part, as `user_us_per_op`.
+    pub(super) fn with_cpu(self, cpu: load::Cpu) -> Self {
+        let per_op = |d: Duration| {
+            let us = d.as_secs_f64() * 1e6 / (self.ops.max(1) as f64);
+            (us * 100.0).round() / 100.0
+        };
+        let (total, user) = (per_op(cpu.total), per_op(cpu.user));
+        self.with("cpu_us_per_op", total)
+            .with("user_us_per_op", user)
     }
 
     /// A number recorded with [`with`](Self::with), e.g. a ratio.
@@ -79,9 +85,15 @@ impl Report {
     }
 
     /// The CPU time per operation recorded by [`with_cpu`](Self::with_cpu).
-    pub(super) fn cpu_per_op(&self) -> Option<std::time::Duration> {
-        let us = self.extra.get("cpu_us_per_op")?.as_f64()?;
-        Some(std::time::Duration::from_secs_f64(us / 1e6))
+    pub(super) fn cpu_per_op(&self) -> Option<Duration> {
+        let us = self.figure("cpu_us_per_op")?;
+        Some(Duration::from_secs_f64(us / 1e6))
+    }
+
+    /// The user-space CPU time per operation recorded by [`with_cpu`](Self::with_cpu).
+    pub(super) fn user_per_op(&self) -> Option<Duration> {
+        let us = self.figure("user_us_per_op")?;
+        Some(Duration::from_secs_f64(us / 1e6))
     }
 
     pub(super) fn ops_per_sec(&self) -> f64 {

@@ -211,6 +211,7 @@ pub(super) async fn baseline_pairs(
     budget: Budget,
     tag: &str,
 ) -> anyhow::Result<Report> {
+    let label = bare.label();
     let (bare, prefix) = (bare.clone(), ctx.key(&format!("b/{tag}")));
     let cpu = load::cpu_time();
     let run = load::drive(budget, move |i| {
@@ -222,7 +223,7 @@ pub(super) async fn baseline_pairs(
         }
     })
     .await?;
-    let mut r = report("register", "baseline", &run).with_cpu(load::cpu_time() - cpu);
+    let mut r = report("register", label, &run).with_cpu(load::cpu_time() - cpu);
     r.concurrency = budget.concurrency;
     Ok(r)
 }
@@ -262,10 +263,22 @@ pub(super) async fn register_vs_baseline(
 /// Adds throughput and CPU-per-operation ratios against the baseline.
 fn with_ratios(reg: Report, base: &Report) -> Report {
     let ratio = reg.ops_per_sec() / base.ops_per_sec().max(f64::MIN_POSITIVE);
-    let mut reg = reg.with("vs_baseline", (ratio * 1000.0).round() / 1000.0);
+    cpu_ratios(
+        reg.with("vs_baseline", (ratio * 1000.0).round() / 1000.0),
+        base,
+    )
+}
+
+/// Adds the ratios of CPU time (all, and user space) per operation against
+/// the baseline's.
+fn cpu_ratios(mut reg: Report, base: &Report) -> Report {
     if let (Some(ours), Some(theirs)) = (reg.cpu_per_op(), base.cpu_per_op()) {
         let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
         reg = reg.with("cpu_vs_baseline", (ratio * 1000.0).round() / 1000.0);
+    }
+    if let (Some(ours), Some(theirs)) = (reg.user_per_op(), base.user_per_op()) {
+        let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
+        reg = reg.with("user_vs_baseline", (ratio * 1000.0).round() / 1000.0);
     }
     reg
 }
@@ -273,7 +286,15 @@ fn with_ratios(reg: Report, base: &Report) -> Report {
 pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let registry = start_registry(ctx, "bench-register", None, ctx.pool()).await?;
     let bare = if ctx.args.baseline {
-        Some(Bare::connect(&ctx.url, &ctx.args.nodename, ctx.pool()).await?)
+        Some(
+            Bare::connect(
+                &ctx.url,
+                &ctx.args.nodename,
+                ctx.pool(),
+                ctx.args.baseline_client,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -289,7 +310,7 @@ pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         }
     }
     if ctx.args.rounds > 1 {
-        let keys = ["vs_baseline", "cpu_vs_baseline"];
+        let keys = ["vs_baseline", "cpu_vs_baseline", "user_vs_baseline"];
         ctx.out.emit(&Report::medians("register", &ours, &keys))?;
     }
     if let Some(bare) = bare {
@@ -300,7 +321,13 @@ pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
 }
 
 pub(super) async fn baseline(ctx: &Ctx<'_>) -> anyhow::Result<()> {
-    let bare = Bare::connect(&ctx.url, &ctx.args.nodename, ctx.pool()).await?;
+    let bare = Bare::connect(
+        &ctx.url,
+        &ctx.args.nodename,
+        ctx.pool(),
+        ctx.args.baseline_client,
+    )
+    .await?;
     let budget = ctx.budget(ctx.args.concurrency);
     ctx.out
         .emit(&baseline_pairs(ctx, &bare, budget, "0").await?)?;
@@ -323,8 +350,10 @@ pub(super) async fn bare_gets(
     keys: Arc<Vec<String>>,
     budget: Budget,
 ) -> anyhow::Result<Report> {
+    let label = bare.label();
     let bare = bare.clone();
     let n = keys.len();
+    let cpu = load::cpu_time();
     let run = load::drive(budget, move |i| {
         let (bare, keys) = (bare.clone(), keys.clone());
         async move {
@@ -334,7 +363,7 @@ pub(super) async fn bare_gets(
         }
     })
     .await?;
-    let mut r = report("whereis-remote", "baseline", &run);
+    let mut r = report("whereis-remote", label, &run).with_cpu(load::cpu_time() - cpu);
     r.concurrency = budget.concurrency;
     r.names = n;
     Ok(r)
@@ -348,6 +377,7 @@ pub(super) async fn remote_lookups(
 ) -> anyhow::Result<Report> {
     let reader = reader.clone();
     let n = names.len();
+    let cpu = load::cpu_time();
     let run = load::drive(budget, move |i| {
         let (reader, names) = (reader.clone(), names.clone());
         async move {
@@ -360,7 +390,7 @@ pub(super) async fn remote_lookups(
         }
     })
     .await?;
-    let mut r = report("whereis-remote", "registry", &run);
+    let mut r = report("whereis-remote", "registry", &run).with_cpu(load::cpu_time() - cpu);
     r.concurrency = budget.concurrency;
     r.names = n;
     Ok(r)
@@ -390,7 +420,10 @@ pub(super) async fn remote_vs_baseline(
             reg = reg.with("p50_vs_baseline", (ratio * 1000.0).round() / 1000.0);
         }
         let ratio = reg.ops_per_sec() / base.ops_per_sec().max(f64::MIN_POSITIVE);
-        reg = reg.with("ops_vs_baseline", (ratio * 1000.0).round() / 1000.0);
+        reg = cpu_ratios(
+            reg.with("ops_vs_baseline", (ratio * 1000.0).round() / 1000.0),
+            &base,
+        );
         reports.push(base);
     }
     reports.push(reg);
@@ -405,7 +438,15 @@ pub(super) async fn whereis_remote(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let held = fill(&holder, "remote", 0..n).await?;
     let names = Arc::new((0..n).map(|i| format!("remote/{i}")).collect::<Vec<_>>());
     let bare = if ctx.args.baseline {
-        Some(Bare::connect(&ctx.url, &ctx.args.nodename, ctx.pool()).await?)
+        Some(
+            Bare::connect(
+                &ctx.url,
+                &ctx.args.nodename,
+                ctx.pool(),
+                ctx.args.baseline_client,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -420,7 +461,12 @@ pub(super) async fn whereis_remote(ctx: &Ctx<'_>) -> anyhow::Result<()> {
         }
     }
     if ctx.args.rounds > 1 {
-        let keys = ["p50_vs_baseline", "ops_vs_baseline"];
+        let keys = [
+            "p50_vs_baseline",
+            "ops_vs_baseline",
+            "cpu_vs_baseline",
+            "user_vs_baseline",
+        ];
         ctx.out
             .emit(&Report::medians("whereis-remote", &ours, &keys))?;
     }

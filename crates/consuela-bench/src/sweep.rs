@@ -28,7 +28,13 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let registry = scenario::start_registry(ctx, "sweep-register", None, max_c).await?;
     let unbatched =
         scenario::start_registry_batching(ctx, "sweep-register-unbatched", None, max_c, 1).await?;
-    let bare = Bare::connect(&ctx.url, &ctx.args.nodename, max_c).await?;
+    let bare = Bare::connect(
+        &ctx.url,
+        &ctx.args.nodename,
+        max_c,
+        ctx.args.baseline_client,
+    )
+    .await?;
     for c in CONCURRENCY {
         let budget = Budget {
             concurrency: c,
