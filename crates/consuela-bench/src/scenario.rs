@@ -37,6 +37,16 @@ impl Ctx<'_> {
         self.args.concurrency.max(32)
     }
 
+    /// The bare client of `--baseline`, if asked for.
+    pub(super) async fn bare(&self) -> anyhow::Result<Option<Bare>> {
+        if !self.args.baseline {
+            return Ok(None);
+        }
+        let client = self.args.baseline_client;
+        let bare = Bare::connect(&self.url, &self.args.nodename, self.pool(), client).await?;
+        Ok(Some(bare))
+    }
+
     pub(super) fn key(&self, rest: &str) -> String {
         format!("{}/{rest}", self.args.namespace)
     }
@@ -285,19 +295,7 @@ fn cpu_ratios(mut reg: Report, base: &Report) -> Report {
 
 pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let registry = start_registry(ctx, "bench-register", None, ctx.pool()).await?;
-    let bare = if ctx.args.baseline {
-        Some(
-            Bare::connect(
-                &ctx.url,
-                &ctx.args.nodename,
-                ctx.pool(),
-                ctx.args.baseline_client,
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
+    let bare = ctx.bare().await?;
     let budget = ctx.budget(ctx.args.concurrency);
     let mut ours = Vec::new();
     for round in 0..ctx.args.rounds.max(1) {
@@ -437,19 +435,7 @@ pub(super) async fn whereis_remote(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     ctx.out.note(format_args!("registering {n} names"));
     let held = fill(&holder, "remote", 0..n).await?;
     let names = Arc::new((0..n).map(|i| format!("remote/{i}")).collect::<Vec<_>>());
-    let bare = if ctx.args.baseline {
-        Some(
-            Bare::connect(
-                &ctx.url,
-                &ctx.args.nodename,
-                ctx.pool(),
-                ctx.args.baseline_client,
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
+    let bare = ctx.bare().await?;
     let budget = ctx.budget(ctx.args.concurrency);
     let mut ours = Vec::new();
     for _ in 0..ctx.args.rounds.max(1) {
