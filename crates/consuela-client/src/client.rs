@@ -232,10 +232,7 @@ impl Client {
             }
         };
         let result = result.and_then(|response| match self.inner.max_response_size {
-            Some(limit) if response.body.len() > limit => Err(TransportError::new(
-                TransportErrorKind::TooLarge,
-                format!("the answer is longer than {limit} bytes"),
-            )),
+            Some(limit) if response.body.len() > limit => Err(TransportError::too_large(limit)),
             _ => Ok(response),
         });
         let latency = started.elapsed();

@@ -98,6 +98,14 @@ impl TransportError {
         }
     }
 
+    /// An answer longer than `limit` bytes.
+    pub(crate) fn too_large(limit: usize) -> Self {
+        Self::new(
+            TransportErrorKind::TooLarge,
+            format!("the answer is longer than {limit} bytes"),
+        )
+    }
+
     /// The failure class.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
@@ -169,13 +177,14 @@ impl HttpTransport {
     /// [`ErrorKind::Config`] for an invalid address, an unreadable or malformed CA,
     /// certificate or key, a certificate without its key, or an invalid server name.
     pub fn new(config: &ClientConfig) -> Result<Self, Error> {
-        let proxied = parse_endpoint(&config.address)?.unix.is_none() && proxy_in_env();
-        Self::with_backend(config, proxied)
+        Self::with_backend(config, proxy_in_env())
     }
 
-    /// [`new`](Self::new), through `reqwest` if `proxied`.
+    /// [`new`](Self::new), through `reqwest` if `proxied` (never for a unix socket, which
+    /// no proxy reaches).
     fn with_backend(config: &ClientConfig, proxied: bool) -> Result<Self, Error> {
         let endpoint = parse_endpoint(&config.address)?;
+        let proxied = proxied && endpoint.unix.is_none();
         let rustls_config = crate::tls::client_config(&config.tls)?;
         let client_cert = config.tls.has_client_certificate();
         let tls = endpoint

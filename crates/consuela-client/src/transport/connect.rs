@@ -13,7 +13,7 @@ use hyper::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// Where connections go, and how.
@@ -64,17 +64,11 @@ impl tower_service::Service<Uri> for Connector {
     fn call(&mut self, uri: Uri) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let within = |what: &'static str| {
-                move |_| io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
-            };
             if let Some(path) = &this.unix {
-                let stream = tokio::time::timeout(
-                    this.connect_timeout,
-                    tokio::net::UnixStream::connect(path),
-                )
-                .await
-                .map_err(within("connecting"))??;
-                return Ok(Io::new(Stream::Unix(stream)));
+                let stream = this
+                    .within("connecting", tokio::net::UnixStream::connect(path))
+                    .await?;
+                return Ok(Io::new(stream));
             }
             let https = uri.scheme_str() == Some("https");
             let host = uri
@@ -84,106 +78,51 @@ impl tower_service::Service<Uri> for Connector {
                 .trim_end_matches(']')
                 .to_owned();
             let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-            let tcp = tokio::time::timeout(
-                this.connect_timeout,
-                TcpStream::connect((host.as_str(), port)),
-            )
-            .await
-            .map_err(within("connecting"))??;
+            let tcp = this
+                .within("connecting", TcpStream::connect((host.as_str(), port)))
+                .await?;
             tcp.set_nodelay(true)?;
             if !https {
-                return Ok(Io::new(Stream::Tcp(tcp)));
+                return Ok(Io::new(tcp));
             }
             let tls = this.tls.as_ref().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidInput, "https without TLS settings")
             })?;
             let name = rustls::pki_types::ServerName::try_from(host)
                 .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-            let stream = tokio::time::timeout(this.connect_timeout, tls.connect(name, tcp))
-                .await
-                .map_err(within("the TLS handshake"))??;
-            Ok(Io::new(Stream::Tls(Box::new(stream))))
+            let stream = this
+                .within("the TLS handshake", tls.connect(name, tcp))
+                .await?;
+            Ok(Io::new(stream))
         })
     }
 }
 
-/// A connection of any kind.
-enum Stream {
-    Tcp(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-    Unix(tokio::net::UnixStream),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
-        }
+impl Connector {
+    /// `step` within the connect timeout; past it, a `TimedOut` error naming `what`.
+    async fn within<T>(
+        &self,
+        what: &str,
+        step: impl Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        tokio::time::timeout(self.connect_timeout, step)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out")))?
     }
 }
 
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Unix(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
+/// Any connection: TCP, TLS over TCP, or a unix socket. One dynamic call per
+/// read or write is nothing next to its system call.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Self::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Self::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Tcp(s) => s.is_write_vectored(),
-            Self::Tls(s) => s.is_write_vectored(),
-            Self::Unix(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s).poll_flush(cx),
-            Self::Unix(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 /// A connection as hyper sees it.
-pub(super) struct Io(TokioIo<Stream>);
+pub(super) struct Io(TokioIo<Box<dyn Stream>>);
 
 impl Io {
-    fn new(stream: Stream) -> Self {
-        Self(TokioIo::new(stream))
+    fn new(stream: impl Stream + 'static) -> Self {
+        Self(TokioIo::new(Box::new(stream)))
     }
 }
 

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt as _, Full};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Uri};
 use hyper_util::client::legacy::Client;
@@ -143,10 +143,7 @@ impl Direct {
                 read(body, this.max_response_size)
                     .await
                     .map_err(|failure| match failure {
-                        Unread::TooLarge(limit) => TransportError::new(
-                            TransportErrorKind::TooLarge,
-                            format!("the answer is longer than {limit} bytes"),
-                        ),
+                        Unread::TooLarge(limit) => TransportError::too_large(limit),
                         Unread::Failed(error) => {
                             let kind = classify(&error, false);
                             TransportError::new(kind, Box::new(error))
@@ -170,37 +167,22 @@ enum Unread {
 /// Reads the whole body, refusing one longer than `limit` as soon as its
 /// announced length or what arrived says so. A body of one frame (the usual
 /// answer) is kept as it came, without a copy.
-async fn read(mut body: Incoming, limit: Option<usize>) -> Result<Bytes, Unread> {
+async fn read(body: Incoming, limit: Option<usize>) -> Result<Bytes, Unread> {
     use hyper::body::Body as _;
-    let limit = limit.unwrap_or(usize::MAX);
+    let Some(limit) = limit else {
+        let collected = body.collect().await.map_err(Unread::Failed)?;
+        return Ok(collected.to_bytes());
+    };
     // The lower bound is the announced `Content-Length`, when there is one.
     if body.size_hint().lower() > limit as u64 {
         return Err(Unread::TooLarge(limit));
     }
-    let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(Unread::Failed)?.into_data() else {
-            continue; // trailers
-        };
-        let len = first.as_ref().map_or(0, Bytes::len) + rest.as_ref().map_or(0, BytesMut::len);
-        if len + data.len() > limit {
-            return Err(Unread::TooLarge(limit));
-        }
-        match (&mut first, &mut rest) {
-            (None, _) => first = Some(data),
-            (Some(head), None) => {
-                let mut joined = BytesMut::with_capacity(head.len() + data.len());
-                joined.extend_from_slice(head);
-                joined.extend_from_slice(&data);
-                rest = Some(joined);
-            }
-            (Some(_), Some(joined)) => joined.extend_from_slice(&data),
-        }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        // Limited's own error is the only other one it returns.
+        Err(error) => match error.downcast::<hyper::Error>() {
+            Ok(error) => Err(Unread::Failed(*error)),
+            Err(_) => Err(Unread::TooLarge(limit)),
+        },
     }
-    Ok(match (first, rest) {
-        (_, Some(joined)) => joined.freeze(),
-        (Some(only), None) => only,
-        (None, None) => Bytes::new(),
-    })
 }

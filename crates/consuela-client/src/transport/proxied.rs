@@ -137,19 +137,13 @@ async fn read_limited(
     limit: usize,
     fail: impl Fn(reqwest::Error) -> TransportError + Copy,
 ) -> Result<Bytes, TransportError> {
-    let too_large = || {
-        TransportError::new(
-            TransportErrorKind::TooLarge,
-            format!("the answer is longer than {limit} bytes"),
-        )
-    };
     if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
+        return Err(TransportError::too_large(limit));
     }
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(fail)? {
         if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Err(TransportError::too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
