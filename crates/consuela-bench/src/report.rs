@@ -84,16 +84,20 @@ impl Report {
         median
     }
 
-    /// The CPU time per operation recorded by [`with_cpu`](Self::with_cpu).
-    pub(super) fn cpu_per_op(&self) -> Option<Duration> {
-        let us = self.figure("cpu_us_per_op")?;
-        Some(Duration::from_secs_f64(us / 1e6))
-    }
-
-    /// The user-space CPU time per operation recorded by [`with_cpu`](Self::with_cpu).
-    pub(super) fn user_per_op(&self) -> Option<Duration> {
-        let us = self.figure("user_us_per_op")?;
-        Some(Duration::from_secs_f64(us / 1e6))
+    /// Adds `cpu_vs_baseline` and `user_vs_baseline`: this report's CPU time
+    /// per operation (all, and user space) over `base`'s, as recorded by
+    /// [`with_cpu`](Self::with_cpu).
+    pub(super) fn with_cpu_ratios(mut self, base: &Report) -> Self {
+        for (per_op, ratio) in [
+            ("cpu_us_per_op", "cpu_vs_baseline"),
+            ("user_us_per_op", "user_vs_baseline"),
+        ] {
+            if let (Some(ours), Some(theirs)) = (self.figure(per_op), base.figure(per_op)) {
+                let value = ours / theirs.max(f64::MIN_POSITIVE);
+                self = self.with(ratio, (value * 1000.0).round() / 1000.0);
+            }
+        }
+        self
     }
 
     pub(super) fn ops_per_sec(&self) -> f64 {

@@ -273,24 +273,8 @@ pub(super) async fn register_vs_baseline(
 /// Adds throughput and CPU-per-operation ratios against the baseline.
 fn with_ratios(reg: Report, base: &Report) -> Report {
     let ratio = reg.ops_per_sec() / base.ops_per_sec().max(f64::MIN_POSITIVE);
-    cpu_ratios(
-        reg.with("vs_baseline", (ratio * 1000.0).round() / 1000.0),
-        base,
-    )
-}
-
-/// Adds the ratios of CPU time (all, and user space) per operation against
-/// the baseline's.
-fn cpu_ratios(mut reg: Report, base: &Report) -> Report {
-    if let (Some(ours), Some(theirs)) = (reg.cpu_per_op(), base.cpu_per_op()) {
-        let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
-        reg = reg.with("cpu_vs_baseline", (ratio * 1000.0).round() / 1000.0);
-    }
-    if let (Some(ours), Some(theirs)) = (reg.user_per_op(), base.user_per_op()) {
-        let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
-        reg = reg.with("user_vs_baseline", (ratio * 1000.0).round() / 1000.0);
-    }
-    reg
+    reg.with("vs_baseline", (ratio * 1000.0).round() / 1000.0)
+        .with_cpu_ratios(base)
 }
 
 pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
@@ -418,10 +402,9 @@ pub(super) async fn remote_vs_baseline(
             reg = reg.with("p50_vs_baseline", (ratio * 1000.0).round() / 1000.0);
         }
         let ratio = reg.ops_per_sec() / base.ops_per_sec().max(f64::MIN_POSITIVE);
-        reg = cpu_ratios(
-            reg.with("ops_vs_baseline", (ratio * 1000.0).round() / 1000.0),
-            &base,
-        );
+        reg = reg
+            .with("ops_vs_baseline", (ratio * 1000.0).round() / 1000.0)
+            .with_cpu_ratios(&base);
         reports.push(base);
     }
     reports.push(reg);

@@ -138,9 +138,5 @@ fn with_ratios(reg: Report, base: &Report) -> Report {
         let ratio = a.p50.as_secs_f64() / b.p50.as_secs_f64().max(f64::MIN_POSITIVE);
         reg = reg.with("p50_vs_baseline", round(ratio));
     }
-    if let (Some(ours), Some(theirs)) = (reg.cpu_per_op(), base.cpu_per_op()) {
-        let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(f64::MIN_POSITIVE);
-        reg = reg.with("cpu_vs_baseline", round(ratio));
-    }
-    reg
+    reg.with_cpu_ratios(base)
 }
