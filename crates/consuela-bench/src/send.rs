@@ -35,11 +35,25 @@ pub(super) async fn send(ctx: &Ctx<'_>) -> anyhow::Result<()> {
             .context("the owner runs no mail endpoint")?,
         lease.fencing_token()
     );
-    let base = bare_posts(ctx, url, budget).await?;
-    let remote = sends(&sender, budget, "send-remote").await?;
-    let remote = with_ratios(remote, &base);
-    ctx.out.emit(&base)?;
-    ctx.out.emit(&remote)?;
+    let mut ours = Vec::new();
+    for _ in 0..ctx.args.rounds.max(1) {
+        let base = bare_posts(ctx, &url, budget).await?;
+        let remote = sends(&sender, budget, "send-remote").await?;
+        let remote = with_ratios(remote, &base);
+        ctx.out.emit(&base)?;
+        ctx.out.emit(&remote)?;
+        ours.push(remote);
+    }
+    if ctx.args.rounds > 1 {
+        let keys = [
+            "ops_vs_baseline",
+            "p50_vs_baseline",
+            "cpu_vs_baseline",
+            "user_vs_baseline",
+        ];
+        ctx.out
+            .emit(&Report::medians("send-remote", &ours, &keys))?;
+    }
 
     lease.unregister().await?;
     drain.abort();
@@ -83,21 +97,21 @@ async fn sends(
 
 /// The same message POSTed to the endpoint by a bare HTTP client that
 /// already knows the owner's URL and token.
-async fn bare_posts(ctx: &Ctx<'_>, url: String, budget: Budget) -> anyhow::Result<Report> {
-    // The settings of the registry's courier.
+async fn bare_posts(ctx: &Ctx<'_>, url: &str, budget: Budget) -> anyhow::Result<Report> {
+    // Configured like the registry's courier: HTTP/1.1, TCP_NODELAY, pooled.
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(ctx.pool())
         .tcp_nodelay(true)
         .http1_only()
         .build()?;
-    let url = Arc::new(url);
+    let url: Arc<str> = url.into();
     let cpu = load::cpu_time();
     let run = load::drive(budget, move |i| {
         let (http, url) = (http.clone(), url.clone());
         async move {
             let response = http
-                .post(url.as_str())
+                .post(&*url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(i.to_string())
                 .send()

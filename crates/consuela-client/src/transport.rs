@@ -8,6 +8,7 @@
 //! ([`Client::with_transport`](crate::Client::with_transport)).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,30 @@ pub struct HttpRequest {
     pub body: Option<Bytes>,
     /// Deadline for the whole exchange, from sending to the last body byte.
     pub timeout: Duration,
+}
+
+impl HttpRequest {
+    /// A request with no headers, no body and `timeout` as its deadline.
+    pub fn new(method: Method, url: Url, timeout: Duration) -> Self {
+        Self {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            timeout,
+        }
+    }
+
+    /// The request with `body`, sent with a `Content-Length`, and `content_type`.
+    #[must_use]
+    pub fn with_body(mut self, content_type: &'static str, body: Bytes) -> Self {
+        self.headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static(content_type),
+        );
+        self.body = Some(body);
+        self
+    }
 }
 
 /// A complete HTTP response with its body read.
@@ -180,22 +205,42 @@ impl HttpTransport {
         Self::with_backend(config, proxy_in_env())
     }
 
+    /// A transport for requests to any host, not only to Consul: `config`'s TLS (used for
+    /// every `https` URL), timeout, pool and size settings; its address is not read. What
+    /// consuela's messaging courier posts to other members' mailboxes with.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] for an unreadable or malformed CA, certificate or key, a
+    /// certificate without its key, or an invalid server name.
+    pub fn for_any_host(config: &ClientConfig) -> Result<Self, Error> {
+        Self::build(config, None, true, proxy_in_env())
+    }
+
     /// [`new`](Self::new), through `reqwest` if `proxied` (never for a unix socket, which
     /// no proxy reaches).
     fn with_backend(config: &ClientConfig, proxied: bool) -> Result<Self, Error> {
         let endpoint = parse_endpoint(&config.address)?;
-        let proxied = proxied && endpoint.unix.is_none();
+        let https = endpoint.base.starts_with("https://");
+        Self::build(config, endpoint.unix, https, proxied)
+    }
+
+    /// A transport connecting to `unix` if set, with TLS for `https` URLs if `https`.
+    fn build(
+        config: &ClientConfig,
+        unix: Option<PathBuf>,
+        https: bool,
+        proxied: bool,
+    ) -> Result<Self, Error> {
+        let proxied = proxied && unix.is_none();
         let rustls_config = crate::tls::client_config(&config.tls)?;
         let client_cert = config.tls.has_client_certificate();
-        let tls = endpoint
-            .base
-            .starts_with("https://")
-            .then(|| Arc::new(rustls_config.clone()));
+        let tls = https.then(|| Arc::new(rustls_config.clone()));
         let backend = if proxied {
             Backend::Proxied(proxied::Proxied::new(config, rustls_config, tls)?)
         } else {
             Backend::Direct(direct::Direct::new(direct::Settings {
-                unix: endpoint.unix,
+                unix,
                 tls,
                 client_cert,
                 connect_timeout: config.connect_timeout,

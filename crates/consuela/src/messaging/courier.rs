@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use consuela_client::Consistency;
+use consuela_client::{
+    ClientConfig, Consistency, HttpRequest, HttpTransport, Transport, TransportErrorKind,
+};
+use hyper::Method;
+use url::Url;
 
 use super::options::{Receipt, SendOptions};
 use super::refusal::Refusal;
@@ -24,7 +28,8 @@ use crate::token::FencingToken;
 /// `consuela send`) sends with. Cheap to clone; clones share connections.
 #[derive(Debug, Clone)]
 pub struct Courier {
-    http: reqwest::Client,
+    /// The Consul client's HTTP stack, for any host.
+    http: HttpTransport,
     request_timeout: Duration,
     send_timeout: Duration,
     routes: Arc<Routes>,
@@ -45,17 +50,9 @@ impl Courier {
     ///
     /// [`ErrorKind::Config`] when the TLS files cannot be used.
     pub fn new(config: &MessagingConfig) -> Result<Self, Error> {
-        let mut http = reqwest::Client::builder()
-            .connect_timeout(config.request_timeout)
-            .tcp_nodelay(true)
-            .http1_only();
-        if config.tls.is_some() {
-            let tls = consuela_client::rustls_client_config(&config.client_tls())
-                .map_err(|e| ConfigError::MessagingTls(e.to_string()))?;
-            http = http.use_preconfigured_tls(tls);
-        }
-        let http = http
-            .build()
+        let mut http = ClientConfig::default().connect_timeout(config.request_timeout);
+        http.tls = config.client_tls();
+        let http = HttpTransport::for_any_host(&http)
             .map_err(|e| ConfigError::MessagingTls(e.to_string()))?;
         Ok(Self {
             http,
@@ -222,33 +219,33 @@ impl Courier {
         target.push('?');
         query.encode_into(&mut target);
         let waits = query.wait.unwrap_or(self.send_timeout) + query.call.unwrap_or_default();
-        let sent = self
-            .http
-            .post(target)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .timeout(self.request_timeout + waits)
-            .send()
-            .await;
-        let response = match sent {
+        // A mailbox URL that does not parse was never sent to.
+        let url = Url::parse(&target).map_err(|_| Failure::Unreachable {
+            maybe_delivered: false,
+        })?;
+        let request = HttpRequest::new(Method::POST, url, self.request_timeout + waits)
+            .with_body("application/json", body);
+        let response = match self.http.send(request).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::debug!(%error, mailbox, "mail delivery failed");
+                let unsent = matches!(
+                    error.kind(),
+                    TransportErrorKind::Connect | TransportErrorKind::Busy
+                );
                 return Err(Failure::Unreachable {
-                    maybe_delivered: !error.is_connect(),
+                    maybe_delivered: !unsent,
                 });
             }
         };
-        let status = response.status();
+        let status = response.status;
         let token = response
-            .headers()
+            .headers
             .get(wire::TOKEN_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .map(FencingToken::new);
-        let bytes = response.bytes().await.map_err(|_| Failure::Unreachable {
-            maybe_delivered: true,
-        })?;
+        let bytes = response.body;
         match (status.as_u16(), token) {
             (200, Some(token)) => Ok((token, bytes)),
             _ => Err(match Refusal::parse(&bytes) {
