@@ -346,4 +346,45 @@ mod tests {
         }
         server.shutdown().await;
     }
+
+    /// A transport for any host keeps TLS for `https` URLs: plain HTTP ones are sent in
+    /// the clear, once, and their failures are never probed as TLS failures.
+    #[tokio::test]
+    async fn a_transport_for_any_host_speaks_plain_http_to_http_urls() {
+        let server = DevServer::bind(DevServerConfig::default(), ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let leader = format!("{}/v1/status/leader", server.url());
+        // Counts every connection and hangs up at once.
+        let rude = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hangs_up = format!("http://{}/v1/mail/x", rude.local_addr().unwrap());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        let rude = tokio::spawn(async move {
+            while let Ok((stream, _)) = rude.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        for proxied in [false, true] {
+            let config = ClientConfig::default();
+            let transport = HttpTransport::build(&config, None, true, proxied).unwrap();
+            let answer = transport.send(get(&leader)).await.unwrap();
+            assert_eq!(answer.status, StatusCode::OK, "proxied: {proxied}");
+            let error = transport.send(get(&hangs_up)).await.unwrap_err();
+            assert!(
+                matches!(
+                    error.kind(),
+                    TransportErrorKind::Connect | TransportErrorKind::Io
+                ),
+                "proxied: {proxied}: {:?} {error}",
+                error.kind()
+            );
+            // One attempt: neither the HTTPS-only resend nor a TLS probe for plain HTTP.
+            let seen = connections.swap(0, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(seen, 1, "proxied: {proxied}");
+        }
+        rude.abort();
+        server.shutdown().await;
+    }
 }

@@ -103,6 +103,12 @@ impl Direct {
             let body = request.body.unwrap_or_default();
             let mut headers = request.headers;
             headers.insert(USER_AGENT, AGENT);
+            // TLS settings only for an `https` URL (a transport for any host has them
+            // for plain HTTP ones too).
+            let tls = this
+                .tls
+                .as_ref()
+                .filter(|_| request.url.scheme() == "https");
             // Sent again (at most twice more) when the connection closed before the
             // request was written: hyper then cancels it unsent. Only over HTTPS, where it
             // happens on fresh connections; over plain HTTP hyper already retries the
@@ -110,7 +116,7 @@ impl Direct {
             // handshake does that, as TLS 1.3 refusing a client certificate does when its
             // alert is not read in time; the next attempt usually reads the alert, which
             // names the cause.
-            let mut attempts = if this.tls.is_some() { 3 } else { 1 };
+            let mut attempts = if tls.is_some() { 3 } else { 1 };
             let response = loop {
                 attempts -= 1;
                 let mut outgoing = Request::new(Full::new(body.clone()));
@@ -127,7 +133,7 @@ impl Direct {
                     Err(error) => {
                         let connect = error.is_connect();
                         let mut kind = classify(&error, connect);
-                        if let (Some(config), true) = (&this.tls, unsent(&error)) {
+                        if let (Some(config), true) = (tls, unsent(&error)) {
                             kind = match probe(config.clone(), &request.url, this.client_cert).await
                             {
                                 Some(failure) => TransportErrorKind::Tls(failure),

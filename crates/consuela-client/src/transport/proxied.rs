@@ -55,7 +55,13 @@ impl Proxied {
         &self,
         request: HttpRequest,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> + Send + 'static {
-        let tls = self.tls.clone().map(|config| (config, request.url.clone()));
+        // TLS settings only for an `https` URL (a transport for any host has them for
+        // plain HTTP ones too).
+        let tls = self
+            .tls
+            .clone()
+            .filter(|_| request.url.scheme() == "https")
+            .map(|config| (config, request.url.clone()));
         let mut builder = self
             .client
             .request(request.method, request.url)

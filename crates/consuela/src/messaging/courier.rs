@@ -231,7 +231,9 @@ impl Courier {
                 tracing::debug!(%error, mailbox, "mail delivery failed");
                 let unsent = matches!(
                     error.kind(),
-                    TransportErrorKind::Connect | TransportErrorKind::Busy
+                    TransportErrorKind::Connect
+                        | TransportErrorKind::Busy
+                        | TransportErrorKind::Tls(_)
                 );
                 return Err(Failure::Unreachable {
                     maybe_delivered: !unsent,

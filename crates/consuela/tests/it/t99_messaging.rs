@@ -454,8 +454,13 @@ async fn members_exchange_mail_over_mutual_tls() {
         )
         .await;
     assert!(
-        matches!(kind_of(refused), ErrorKind::OwnerUnreachable { .. }),
-        "plain HTTP or an unknown CA never delivers"
+        matches!(
+            kind_of(refused),
+            ErrorKind::OwnerUnreachable {
+                maybe_delivered: false
+            }
+        ),
+        "a failed handshake (an unknown CA) never delivers, and says so"
     );
     assert!(mailbox.is_empty());
     owner.shutdown().await.unwrap();
