@@ -50,6 +50,31 @@ impl Ctx<'_> {
     pub(super) fn key(&self, rest: &str) -> String {
         format!("{}/{rest}", self.args.namespace)
     }
+
+    /// Runs `round` `--rounds` times (at least once; it gets the round's
+    /// index) and prints every report it returns; with several rounds, then
+    /// a `median` report of `keys` over the reports that carry `keys[0]`
+    /// (the registry's, measured against the baseline).
+    pub(super) async fn in_rounds(
+        &self,
+        scenario: &'static str,
+        keys: &[&str],
+        mut round: impl AsyncFnMut(usize) -> anyhow::Result<Vec<Report>>,
+    ) -> anyhow::Result<()> {
+        let mut ours = Vec::new();
+        for i in 0..self.args.rounds.max(1) {
+            for r in round(i).await? {
+                self.out.emit(&r)?;
+                if r.figure(keys[0]).is_some() {
+                    ours.push(r);
+                }
+            }
+        }
+        if self.args.rounds > 1 {
+            self.out.emit(&Report::medians(scenario, &ours, keys))?;
+        }
+        Ok(())
+    }
 }
 
 /// Consul requests made by one registry, by kind, through its request hook.
@@ -281,20 +306,12 @@ pub(super) async fn register(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let registry = start_registry(ctx, "bench-register", None, ctx.pool()).await?;
     let bare = ctx.bare().await?;
     let budget = ctx.budget(ctx.args.concurrency);
-    let mut ours = Vec::new();
-    for round in 0..ctx.args.rounds.max(1) {
+    let keys = ["vs_baseline", "cpu_vs_baseline", "user_vs_baseline"];
+    ctx.in_rounds("register", &keys, async |round| {
         let tag = round.to_string();
-        for r in register_vs_baseline(ctx, &registry, None, bare.as_ref(), budget, &tag).await? {
-            ctx.out.emit(&r)?;
-            if r.figure("vs_baseline").is_some() {
-                ours.push(r);
-            }
-        }
-    }
-    if ctx.args.rounds > 1 {
-        let keys = ["vs_baseline", "cpu_vs_baseline", "user_vs_baseline"];
-        ctx.out.emit(&Report::medians("register", &ours, &keys))?;
-    }
+        register_vs_baseline(ctx, &registry, None, bare.as_ref(), budget, &tag).await
+    })
+    .await?;
     if let Some(bare) = bare {
         bare.close().await;
     }
@@ -420,25 +437,16 @@ pub(super) async fn whereis_remote(ctx: &Ctx<'_>) -> anyhow::Result<()> {
     let names = Arc::new((0..n).map(|i| format!("remote/{i}")).collect::<Vec<_>>());
     let bare = ctx.bare().await?;
     let budget = ctx.budget(ctx.args.concurrency);
-    let mut ours = Vec::new();
-    for _ in 0..ctx.args.rounds.max(1) {
-        for r in remote_vs_baseline(ctx, &reader, bare.as_ref(), &names, budget).await? {
-            ctx.out.emit(&r)?;
-            if r.figure("p50_vs_baseline").is_some() {
-                ours.push(r);
-            }
-        }
-    }
-    if ctx.args.rounds > 1 {
-        let keys = [
-            "p50_vs_baseline",
-            "ops_vs_baseline",
-            "cpu_vs_baseline",
-            "user_vs_baseline",
-        ];
-        ctx.out
-            .emit(&Report::medians("whereis-remote", &ours, &keys))?;
-    }
+    let keys = [
+        "p50_vs_baseline",
+        "ops_vs_baseline",
+        "cpu_vs_baseline",
+        "user_vs_baseline",
+    ];
+    ctx.in_rounds("whereis-remote", &keys, async |_| {
+        remote_vs_baseline(ctx, &reader, bare.as_ref(), &names, budget).await
+    })
+    .await?;
     if let Some(bare) = bare {
         bare.close().await;
     }

@@ -35,25 +35,19 @@ pub(super) async fn send(ctx: &Ctx<'_>) -> anyhow::Result<()> {
             .context("the owner runs no mail endpoint")?,
         lease.fencing_token()
     );
-    let mut ours = Vec::new();
-    for _ in 0..ctx.args.rounds.max(1) {
+    let keys = [
+        "ops_vs_baseline",
+        "p50_vs_baseline",
+        "cpu_vs_baseline",
+        "user_vs_baseline",
+    ];
+    ctx.in_rounds("send-remote", &keys, async |_| {
         let base = bare_posts(ctx, &url, budget).await?;
         let remote = sends(&sender, budget, "send-remote").await?;
         let remote = with_ratios(remote, &base);
-        ctx.out.emit(&base)?;
-        ctx.out.emit(&remote)?;
-        ours.push(remote);
-    }
-    if ctx.args.rounds > 1 {
-        let keys = [
-            "ops_vs_baseline",
-            "p50_vs_baseline",
-            "cpu_vs_baseline",
-            "user_vs_baseline",
-        ];
-        ctx.out
-            .emit(&Report::medians("send-remote", &ours, &keys))?;
-    }
+        Ok(vec![base, remote])
+    })
+    .await?;
 
     lease.unregister().await?;
     drain.abort();
