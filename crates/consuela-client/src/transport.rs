@@ -107,6 +107,15 @@ pub enum TransportErrorKind {
     Tls(TlsFailure),
 }
 
+impl TransportErrorKind {
+    /// Whether the request certainly never reached the server ([`Connect`](Self::Connect),
+    /// [`Busy`](Self::Busy), [`Tls`](Self::Tls)): what the client reports as
+    /// [`Outcome::Failed`](crate::Outcome::Failed).
+    pub fn nothing_sent(self) -> bool {
+        matches!(self, Self::Connect | Self::Busy | Self::Tls(_))
+    }
+}
+
 /// A transport failure. Its source is kept.
 #[derive(Debug)]
 pub struct TransportError {
@@ -345,6 +354,23 @@ mod tests {
             assert_eq!(error.kind(), TransportErrorKind::Connect, "{error}");
         }
         server.shutdown().await;
+    }
+
+    /// `nothing_sent` says what the client's outcome says: certainly not applied.
+    #[test]
+    fn nothing_sent_is_what_the_client_reports_as_failed() {
+        use crate::error::Outcome;
+        for kind in [
+            TransportErrorKind::Connect,
+            TransportErrorKind::Timeout,
+            TransportErrorKind::Io,
+            TransportErrorKind::TooLarge,
+            TransportErrorKind::Busy,
+            TransportErrorKind::Tls(TlsFailure::UnknownIssuer),
+        ] {
+            let outcome = TransportError::new(kind, "x").into_error().outcome();
+            assert_eq!(kind.nothing_sent(), outcome == Outcome::Failed, "{kind:?}");
+        }
     }
 
     /// A transport for any host keeps TLS for `https` URLs: plain HTTP ones are sent in

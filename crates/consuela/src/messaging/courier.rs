@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use consuela_client::{
-    ClientConfig, Consistency, HttpRequest, HttpTransport, Transport, TransportErrorKind,
-};
+use consuela_client::{ClientConfig, Consistency, HttpRequest, HttpTransport, Transport};
 use hyper::Method;
 use url::Url;
 
@@ -229,14 +227,8 @@ impl Courier {
             Ok(response) => response,
             Err(error) => {
                 tracing::debug!(%error, mailbox, "mail delivery failed");
-                let unsent = matches!(
-                    error.kind(),
-                    TransportErrorKind::Connect
-                        | TransportErrorKind::Busy
-                        | TransportErrorKind::Tls(_)
-                );
                 return Err(Failure::Unreachable {
-                    maybe_delivered: !unsent,
+                    maybe_delivered: !error.kind().nothing_sent(),
                 });
             }
         };
