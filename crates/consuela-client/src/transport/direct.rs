@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{HeaderValue, USER_AGENT};
 
 use super::connect::Connector;
-use super::failure::{classify, probe, unsent};
+use super::failure::{classify, probe, tls_for, unsent};
 use super::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 
 /// `consuela-client/<version>`, on every request.
@@ -103,12 +103,7 @@ impl Direct {
             let body = request.body.unwrap_or_default();
             let mut headers = request.headers;
             headers.insert(USER_AGENT, AGENT);
-            // TLS settings only for an `https` URL (a transport for any host has them
-            // for plain HTTP ones too).
-            let tls = this
-                .tls
-                .as_ref()
-                .filter(|_| request.url.scheme() == "https");
+            let tls = tls_for(this.tls.as_ref(), &request.url);
             // Sent again (at most twice more) when the connection closed before the
             // request was written: hyper then cancels it unsent. Only over HTTPS, where it
             // happens on fresh connections; over plain HTTP hyper already retries the

@@ -49,6 +49,15 @@ pub(super) fn unsent(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// The TLS settings that apply to a request for `url`: none for plain HTTP, even in a
+/// transport that has them (one for any host sends both).
+pub(super) fn tls_for<'a>(
+    tls: Option<&'a Arc<rustls::ClientConfig>>,
+    url: &Url,
+) -> Option<&'a Arc<rustls::ClientConfig>> {
+    tls.filter(|_| url.scheme() == "https")
+}
+
 /// Why an HTTPS server drops fresh connections before a request can be
 /// written: one handshake and one read on a connection of our own. hyper's
 /// pool reads the alert (TLS 1.3 refuses a client certificate only after

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::failure::{classify, probe, unsent};
+use super::failure::{classify, probe, tls_for, unsent};
 use super::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 use crate::config::ClientConfig;
 use crate::error::{ConfigError, Error};
@@ -55,13 +55,8 @@ impl Proxied {
         &self,
         request: HttpRequest,
     ) -> impl Future<Output = Result<HttpResponse, TransportError>> + Send + 'static {
-        // TLS settings only for an `https` URL (a transport for any host has them for
-        // plain HTTP ones too).
-        let tls = self
-            .tls
-            .clone()
-            .filter(|_| request.url.scheme() == "https")
-            .map(|config| (config, request.url.clone()));
+        let tls = tls_for(self.tls.as_ref(), &request.url)
+            .map(|config| (config.clone(), request.url.clone()));
         let mut builder = self
             .client
             .request(request.method, request.url)
